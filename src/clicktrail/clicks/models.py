@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clicktrail.db import Base, UTCDateTime, utcnow
+
+
+class Click(Base):
+    """One hit on a short link: a person's click, a chat app's preview fetch, or a bot."""
+
+    __tablename__ = "clicks"
+    __table_args__ = (
+        Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),
+        Index("ix_clicks_campaign_id_occurred_at", "campaign_id", "occurred_at"),
+    )
+
+    # Time-ordered base62 id (see clicks.ids): sorts by time, so it also pages by time.
+    click_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    app: Mapped[str | None] = mapped_column(String(16))
+    device: Mapped[str] = mapped_column(String(8))
+    os: Mapped[str | None] = mapped_column(String(64))
+    browser: Mapped[str | None] = mapped_column(String(64))
+    referrer_host: Mapped[str | None] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(2))
+    # Keyed hash of IP + user agent with a daily key: counts unique visitors, identifies nobody.
+    visitor_hash: Mapped[str | None] = mapped_column(String(32))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    is_qr: Mapped[bool] = mapped_column(Boolean, default=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerClick(Base):
+    """A click tied to a customer (`POST /api/identify`), for cross-device attribution."""
+
+    __tablename__ = "customer_clicks"
+    __table_args__ = (Index("ix_customer_clicks_customer_hash_created_at", "customer_hash", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_hash: Mapped[str] = mapped_column(String(64))
+    click_id: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

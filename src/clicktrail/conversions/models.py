@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clicktrail.db import Base, UTCDateTime, utcnow
+
+
+class OrderSource(Base):
+    """A shop backend that posts order webhooks, with the secret it signs them with."""
+
+    __tablename__ = "order_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(16))
+    # Kept as given: an HMAC check needs the secret itself, not a hash of it.
+    secret: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        # Idempotency lives here: a repeated or concurrent delivery cannot store a second row.
+        UniqueConstraint("source_id", "external_id"),
+        Index("ix_orders_campaign_id_ordered_at", "campaign_id", "ordered_at"),
+        Index("ix_orders_attribution_state", "attribution_state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("order_sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    # Exact money: integer minor units of `currency` (cents, yen, fils).
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    click_id: Mapped[str | None] = mapped_column(String(64))
+    coupon_codes: Mapped[str | None] = mapped_column(String(1000))
+    landing_url: Mapped[str | None] = mapped_column(String(4096))
+    customer_hash: Mapped[str | None] = mapped_column(String(64))
+    attribution_state: Mapped[str] = mapped_column(String(16), default="unattributed")
+    attribution_method: Mapped[str | None] = mapped_column(String(16))
+    attributed_click_id: Mapped[str | None] = mapped_column(String(24))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    app: Mapped[str | None] = mapped_column(String(16))
+    raw_payload: Mapped[str] = mapped_column(Text)

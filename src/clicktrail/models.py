@@ -1,0 +1,9 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from clicktrail.auth.models import ApiKey, User
+from clicktrail.clicks.models import Click, CustomerClick
+from clicktrail.conversions.models import Order, OrderSource
+from clicktrail.db import Base
+from clicktrail.links.models import Campaign, Link
+
+__all__ = ["ApiKey", "Base", "Campaign", "Click", "CustomerClick", "Link", "Order", "OrderSource", "User"]

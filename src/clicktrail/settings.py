@@ -1,0 +1,97 @@
+"""Every setting of the service, read from `CLICKTRAIL_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret_key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLICKTRAIL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("clicktrail-data"), description="SQLite file, secret key, click spool.")
+    database_url: str | None = Field(None, description="sqlite:///path or postgresql://user@host/db.")
+    base_url: str = Field("http://127.0.0.1:8000", description="Public base of short links.")
+    secret_key: str | None = Field(
+        None, description="Salt for codes, visitor hashes, sessions. Generated into data_dir if unset."
+    )
+    allowed_destination_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated hosts links may point to (subdomains included); empty allows any.",
+    )
+    click_id_param: str = Field("ct_id", description="Query parameter that carries the click id.")
+    link_cache_ttl: float = Field(5.0, description="Seconds a looked-up link is served from memory.")
+    country_header: str | None = Field(None, description="Trusted header with the visitor's country.")
+    recorder_flush_interval: float = Field(0.25, description="Seconds between click batch writes.")
+    recorder_max_buffer: int = Field(200_000, description="Clicks held in memory before spilling.")
+    attribution_window_days: int = Field(30, description="Clicks older than this earn no order.")
+    pending_order_timeout: float = Field(
+        3600.0, description="Seconds an order waits for its click before it is unattributed."
+    )
+    log_level: str = Field("info")
+
+    @field_validator("allowed_destination_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL with the async driver filled in, as SQLAlchemy wants it."""
+        if self.database_url:
+            return async_database_url(self.database_url)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return async_database_url(f"sqlite:///{(self.data_dir / 'clicktrail.db').resolve()}")
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, else the one kept in the data directory (made on first use)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: two workers starting at once must end up with one key, not two.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        return key
+
+
+def async_database_url(url: str) -> str:
+    """Map the URLs people write (postgresql://, postgres://, sqlite:///) to async drivers."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base in ("postgresql", "postgres"):
+        # asyncpg spells libpq's sslmode as ssl.
+        rest = rest.replace("sslmode=", "ssl=")
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database: {scheme} (use sqlite:/// or postgresql://)")

@@ -1,0 +1,140 @@
+"""The service starts, reports its health, guards its API, and keeps its secrets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clicktrail.app import create_app
+from clicktrail.auth import service as auth
+from clicktrail.auth.models import ApiKey
+from clicktrail.settings import Settings, async_database_url
+from sqlalchemy import select
+
+from conftest import BASE_URL
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url="postgresql://nobody@127.0.0.1:1/nothing",
+        data_dir=tmp_path,
+        secret_key="k",
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+            assert (await c.get("/healthz")).status_code == 200
+            ready = await c.get("/readyz")
+    assert ready.status_code == 503
+    assert "detail" in ready.json()
+
+
+async def test_api_needs_a_valid_key(client: httpx.AsyncClient, api_key: str) -> None:
+    assert (await client.get("/api/campaigns")).status_code == 401
+    wrong = await client.get("/api/campaigns", headers={"Authorization": "Bearer ct_not-a-real-key"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "missing or invalid API key"}
+    basic = await client.get("/api/campaigns", headers={"Authorization": f"Basic {api_key}"})
+    assert basic.status_code == 401
+    ok = await client.get("/api/campaigns", headers={"Authorization": f"Bearer {api_key}"})
+    assert ok.status_code == 200
+    assert ok.json()["items"] == []
+
+
+async def test_api_keys_are_stored_only_as_hashes_and_can_be_revoked(app, client, api_key) -> None:
+    async with app.state.sessionmaker() as session:
+        keys = (await session.scalars(select(ApiKey))).all()
+        assert len(keys) == 1
+        assert api_key not in (keys[0].key_hash, keys[0].prefix)
+        assert keys[0].last_used_at is None
+    assert (await client.get("/api/campaigns", headers={"Authorization": f"Bearer {api_key}"})).status_code == 200
+    async with app.state.sessionmaker() as session:
+        key = (await session.scalars(select(ApiKey))).one()
+        assert key.last_used_at is not None
+        key.revoked_at = key.last_used_at
+        await session.commit()
+    assert (await client.get("/api/campaigns", headers={"Authorization": f"Bearer {api_key}"})).status_code == 401
+
+
+async def test_passwords_are_argon2_hashed(app) -> None:
+    async with app.state.sessionmaker() as session:
+        user = await auth.create_user(session, " Owner@Example.com ", "correct horse battery")
+        await session.commit()
+    assert user.email == "owner@example.com"
+    assert user.password_hash.startswith("$argon2id$")
+    assert auth.verify_password(user.password_hash, "correct horse battery")
+    assert not auth.verify_password(user.password_hash, "wrong")
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(auth.EmailTaken):
+            await auth.create_user(session, "owner@example.com", "another password")
+        with pytest.raises(ValueError):
+            await auth.create_user(session, "x@example.com", "short")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u:p@h:5433/db?sslmode=require", "postgresql+asyncpg://u:p@h:5433/db?ssl=require"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:////var/x.db", "sqlite+aiosqlite:////var/x.db"),
+    ],
+)
+def test_database_urls_as_people_write_them(given: str, expected: str) -> None:
+    assert async_database_url(given) == expected
+
+
+def test_unsupported_database_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        async_database_url("mysql://x@y/z")
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = Settings(_env_file=None, data_dir=tmp_path).resolved_secret_key
+    second = Settings(_env_file=None, data_dir=tmp_path).resolved_secret_key
+    assert first == second and len(first) >= 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert Settings(_env_file=None, data_dir=tmp_path / "other").resolved_secret_key != first
+
+
+def test_cli_makes_an_api_key_that_the_api_accepts(tmp_path: Path) -> None:
+    env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "clicktrail.cli", "apikey", "create", "--name", "x"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )
+    key = run.stdout.strip().splitlines()[-1]
+    assert key.startswith("ct_")
+    users = subprocess.run(
+        [sys.executable, "-m", "clicktrail.cli", "user", "create", "--email", "a@b.co", "--password", "longenough"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert users.returncode == 0, users.stderr
+    again = subprocess.run(
+        [sys.executable, "-m", "clicktrail.cli", "user", "create", "--email", "A@b.co", "--password", "longenough"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
+
+    import asyncio
+
+    async def check() -> tuple[int, int]:
+        app = create_app(Settings(_env_file=None, data_dir=tmp_path))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+                good = await c.get("/api/campaigns", headers={"Authorization": f"Bearer {key}"})
+                bad = await c.get("/api/campaigns")
+        return good.status_code, bad.status_code
+
+    assert asyncio.run(check()) == (200, 401)
