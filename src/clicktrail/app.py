@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from clicktrail import __version__
 from clicktrail.db import create_engine, create_sessionmaker
+from clicktrail.errors import install_error_handlers
+from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.settings import Settings
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.link_context = LinkContext.from_settings(settings)
+    install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

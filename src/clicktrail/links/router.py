@@ -1,15 +1,139 @@
-"""HTTP API for campaigns and links."""
+"""HTTP API for campaigns, links, referral links and QR codes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from clicktrail.auth.deps import ApiKeyDep
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import Field
+
+from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
+from clicktrail.links import service
+from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
+from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+from clicktrail.vocabulary import Channel
+from clicktrail.web.qr import MEDIA_TYPES, render_qr
 
-router = APIRouter(prefix="/api", tags=["links"])
+router = APIRouter(prefix="/api", tags=["links"], dependencies=[Depends(require_api_key)])
+
+
+def link_context(request: Request) -> service.LinkContext:
+    return request.app.state.link_context
+
+
+ContextDep = Annotated[service.LinkContext, Depends(link_context)]
+
+
+def _campaign_out(ctx: service.LinkContext, campaign, links) -> CampaignOut:
+    return CampaignOut(
+        id=campaign.id, name=campaign.name, slug=campaign.slug, destination_url=campaign.destination_url,
+        utm_medium=campaign.utm_medium, created_at=campaign.created_at, links=[ctx.out(l) for l in links],
+    )
+
+
+def _links_changed(request: Request, *links) -> None:
+    changed = getattr(request.app.state, "on_links_changed", None)
+    if changed is not None:
+        changed([(link.id, request.app.state.link_context.code_of(link)) for link in links])
+
+
+@router.post("/campaigns", status_code=201)
+async def create_campaign(data: CampaignCreate, session: SessionDep, ctx: ContextDep, request: Request) -> CampaignOut:
+    campaign, links = await service.create_campaign(session, ctx, data)
+    _links_changed(request, *links)
+    return _campaign_out(ctx, campaign, links)
 
 
 @router.get("/campaigns")
-async def list_campaigns(session: SessionDep, _key: ApiKeyDep) -> dict:
-    return {"items": [], "next_cursor": None}
+async def list_campaigns(session: SessionDep, ctx: ContextDep, page: PageDep) -> Page[CampaignOut]:
+    campaigns = await service.list_campaigns(session, page.limit, int_cursor(page))
+    links = await service.links_of_campaigns(session, [c.id for c in campaigns])
+    items = [_campaign_out(ctx, c, links[c.id]) for c in campaigns]
+    more = len(campaigns) == page.limit
+    return Page(items=items, next_cursor=encode_cursor(campaigns[-1].id) if more else None)
+
+
+@router.get("/campaigns/{campaign_id}")
+async def get_campaign(campaign_id: int, session: SessionDep, ctx: ContextDep) -> CampaignOut:
+    campaign = await service.get_campaign(session, campaign_id)
+    links = await service.links_of_campaigns(session, [campaign.id])
+    return _campaign_out(ctx, campaign, links[campaign.id])
+
+
+@router.post("/campaigns/{campaign_id}/referrals", status_code=201)
+async def create_referrals(
+    campaign_id: int,
+    body: Annotated[ReferralCreate | Annotated[list[ReferralCreate], Field(min_length=1, max_length=1000)], Body()],
+    session: SessionDep,
+    ctx: ContextDep,
+    request: Request,
+) -> Page[LinkOut]:
+    rows = body if isinstance(body, list) else [body]
+    links = await service.create_referrals(session, ctx, campaign_id, rows)
+    _links_changed(request, *links)
+    return Page(items=[ctx.out(l) for l in links])
+
+
+@router.post("/links", status_code=201)
+async def create_link(data: LinkCreate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
+    link = await service.create_link(session, ctx, data)
+    _links_changed(request, link)
+    return ctx.out(link)
+
+
+@router.get("/links")
+async def list_links(
+    session: SessionDep,
+    ctx: ContextDep,
+    page: PageDep,
+    campaign_id: int | None = None,
+    channel: Channel | None = None,
+) -> Page[LinkOut]:
+    links = await service.list_links(
+        session, campaign_id=campaign_id, channel=channel, limit=page.limit, before_id=int_cursor(page)
+    )
+    more = len(links) == page.limit
+    return Page(items=[ctx.out(l) for l in links], next_cursor=encode_cursor(links[-1].id) if more else None)
+
+
+@router.get("/links/{link_id}")
+async def get_link(link_id: int, session: SessionDep, ctx: ContextDep) -> LinkOut:
+    return ctx.out(await service.get_link(session, link_id))
+
+
+@router.patch("/links/{link_id}")
+async def update_link(link_id: int, data: LinkUpdate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
+    link = await service.update_link(session, ctx, link_id, data)
+    _links_changed(request, link)
+    return ctx.out(link)
+
+
+@router.delete("/links/{link_id}", responses={204: {"description": "erased (it had no clicks)"}})
+async def delete_link(link_id: int, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
+    link = await session.get(service.Link, link_id)
+    code = ctx.code_of(link) if link is not None else None
+    kept = await service.delete_link(session, link_id)
+    if kept is not None:
+        _links_changed(request, kept)
+        return Response(ctx.out(kept).model_dump_json(), media_type="application/json")
+    changed = getattr(request.app.state, "on_links_changed", None)
+    if changed is not None:
+        changed([(link_id, code)])
+    return Response(status_code=204)
+
+
+@router.get("/links/{link_id}/qr", response_class=Response)
+async def link_qr(
+    link_id: int,
+    session: SessionDep,
+    ctx: ContextDep,
+    format: Annotated[Literal["svg", "png"], Query()] = "svg",
+    download: bool = False,
+) -> Response:
+    link = await service.get_link(session, link_id)
+    out = ctx.out(link)
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="clicktrail-{out.code}.{format}"'
+    return Response(render_qr(out.short_url, format), media_type=MEDIA_TYPES[format], headers=headers)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from clicktrail.vocabulary import Channel
+
+UtmValue = Field(default=None, min_length=1, max_length=255)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # A time without a zone is taken as UTC rather than refused.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    destination_url: str = Field(min_length=1, max_length=4096)
+    channels: list[Channel] = Field(default_factory=list, max_length=21)
+    slug: str | None = Field(default=None, min_length=3, max_length=64)
+    utm_medium: str | None = UtmValue
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each channel may appear once")
+        return value
+
+
+class LinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    destination_url: str | None = Field(default=None, min_length=1, max_length=4096)
+    channel: Channel
+    campaign_id: int | None = None
+    slug: str | None = Field(default=None, max_length=64)
+    utm_source: str | None = UtmValue
+    utm_medium: str | None = UtmValue
+    utm_campaign: str | None = UtmValue
+    utm_content: str | None = UtmValue
+    utm_term: str | None = UtmValue
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=100)
+    referrer: str | None = Field(default=None, min_length=1, max_length=255)
+    expires_at: datetime | None = None
+    max_clicks: int | None = Field(default=None, ge=1)
+
+    _aware = field_validator("expires_at")(_aware)
+
+
+class LinkUpdate(BaseModel):
+    """Fields present in the body are changed; `null` clears the optional ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destination_url: str | None = Field(default=None, min_length=1, max_length=4096)
+    utm_source: str | None = UtmValue
+    utm_medium: str | None = UtmValue
+    utm_campaign: str | None = UtmValue
+    utm_content: str | None = UtmValue
+    utm_term: str | None = UtmValue
+    expires_at: datetime | None = None
+    max_clicks: int | None = Field(default=None, ge=1)
+    disabled: bool | None = None
+
+    _aware = field_validator("expires_at")(_aware)
+
+
+class ReferralCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    referrer: str = Field(min_length=1, max_length=255)
+    coupon_code: str | None = Field(default=None, min_length=1, max_length=100)
+    channel: Channel = "other"
+
+
+class LinkOut(BaseModel):
+    id: int
+    code: str
+    short_url: str
+    destination_url: str
+    channel: str
+    campaign_id: int | None
+    utm: dict[str, str]
+    coupon_code: str | None
+    referrer: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    max_clicks: int | None
+    disabled: bool
+    clicks: int
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    slug: str
+    destination_url: str
+    utm_medium: str | None
+    created_at: datetime
+    links: list[LinkOut]

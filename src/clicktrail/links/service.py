@@ -1,0 +1,268 @@
+"""Campaigns and links: creation with UTM defaults, codes, referral links, updates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clicktrail.clicks.models import Click
+from clicktrail.errors import Conflict, Invalid, NotFound
+from clicktrail.links.codes import CodeCodec, new_nonce, slug_problem
+from clicktrail.links.destinations import destination_problem
+from clicktrail.links.models import Campaign, Link
+from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
+from clicktrail.settings import Settings
+from clicktrail.vocabulary import default_utm_medium
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What link logic needs from the installation: the codec and a few settings."""
+
+    codec: CodeCodec
+    base_url: str
+    allowed_hosts: list[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LinkContext:
+        return cls(CodeCodec(settings.resolved_secret_key), settings.base_url, settings.allowed_destination_hosts)
+
+    def code_of(self, link: Link) -> str:
+        return link.slug or self.codec.encode(link.id, link.nonce)
+
+    def out(self, link: Link) -> LinkOut:
+        code = self.code_of(link)
+        return LinkOut(
+            id=link.id,
+            code=code,
+            short_url=f"{self.base_url}/{code}",
+            destination_url=link.destination_url,
+            channel=link.channel,
+            campaign_id=link.campaign_id,
+            utm={f[4:]: v for f in UTM_FIELDS if (v := getattr(link, f))},
+            coupon_code=link.coupon_code,
+            referrer=link.referrer,
+            created_at=link.created_at,
+            expires_at=link.expires_at,
+            max_clicks=link.max_clicks,
+            disabled=link.disabled,
+            clicks=link.click_count,
+        )
+
+    def check_destination(self, url: str, field: str | tuple[str | int, ...] = "destination_url") -> str:
+        problem = destination_problem(url, self.allowed_hosts, urlsplit(self.base_url).netloc)
+        if problem:
+            raise Invalid(field, problem)
+        return url
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:48].strip("-")
+    return slug or "campaign"
+
+
+async def _free_campaign_slug(session: AsyncSession, base: str) -> str:
+    taken = set(
+        (await session.scalars(select(Campaign.slug).where(Campaign.slug.like(f"{base}%")))).all()
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+async def _check_slug(session: AsyncSession, slug: str, field: str = "slug") -> None:
+    problem = slug_problem(slug)
+    if problem:
+        raise Invalid(field, problem)
+    if await session.scalar(select(exists().where(Link.slug == slug))):
+        raise Conflict(f"the slug '{slug}' is taken")
+
+
+def normalise_coupon(code: str | None) -> str | None:
+    # Shops compare coupon codes without case (WooCommerce even lower-cases them).
+    return code.strip().upper() if code and code.strip() else None
+
+
+async def _check_coupons(session: AsyncSession, campaign_id: int | None, codes: Sequence[str]) -> None:
+    if len(set(codes)) != len(codes):
+        raise Conflict("the same coupon code is given twice")
+    if not codes:
+        return
+    clash = await session.scalar(
+        select(Link.coupon_code)
+        .where(Link.coupon_code.in_(codes), Link.campaign_id.is_(campaign_id) if campaign_id is None
+               else Link.campaign_id == campaign_id)
+        .limit(1)
+    )
+    if clash:
+        raise Conflict(f"the coupon code '{clash}' is already used in this campaign")
+
+
+async def _new_link(session: AsyncSession, ctx: LinkContext, link: Link) -> Link:
+    """Store a link and fill utm_content with its code (known once the id is)."""
+    link.nonce = new_nonce()
+    session.add(link)
+    await session.flush()
+    if link.utm_content is None:
+        link.utm_content = ctx.code_of(link)
+    await session.flush()
+    return link
+
+
+def _utm_defaults(channel: str, medium: str | None, campaign: Campaign | None) -> dict[str, str | None]:
+    return {
+        "utm_source": channel,
+        "utm_medium": medium or (campaign.utm_medium if campaign else None) or default_utm_medium(channel),
+        "utm_campaign": campaign.slug if campaign else None,
+    }
+
+
+async def get_campaign(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign not found")
+    return campaign
+
+
+async def create_campaign(session: AsyncSession, ctx: LinkContext, data: CampaignCreate) -> tuple[Campaign, list[Link]]:
+    ctx.check_destination(data.destination_url)
+    if data.slug is not None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]", data.slug):
+            raise Invalid("slug", "a campaign slug is 3 to 64 lower-case letters, digits or '-'")
+        if await session.scalar(select(exists().where(Campaign.slug == data.slug))):
+            raise Conflict(f"the campaign slug '{data.slug}' is taken")
+        slug = data.slug
+    else:
+        slug = await _free_campaign_slug(session, slugify(data.name))
+    campaign = Campaign(name=data.name.strip(), slug=slug, destination_url=data.destination_url,
+                        utm_medium=data.utm_medium)
+    session.add(campaign)
+    await session.flush()
+    links = [
+        await _new_link(
+            session,
+            ctx,
+            Link(campaign_id=campaign.id, destination_url=campaign.destination_url, channel=channel,
+                 **_utm_defaults(channel, data.utm_medium, campaign)),
+        )
+        for channel in data.channels
+    ]
+    return campaign, links
+
+
+async def list_campaigns(session: AsyncSession, limit: int, before_id: int | None) -> list[Campaign]:
+    query = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Campaign.id < before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def links_of_campaigns(session: AsyncSession, campaign_ids: Sequence[int]) -> dict[int, list[Link]]:
+    result: dict[int, list[Link]] = {cid: [] for cid in campaign_ids}
+    if campaign_ids:
+        rows = await session.scalars(select(Link).where(Link.campaign_id.in_(campaign_ids)).order_by(Link.id))
+        for link in rows:
+            result[link.campaign_id].append(link)  # type: ignore[index]
+    return result
+
+
+async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate) -> Link:
+    campaign = await get_campaign(session, data.campaign_id) if data.campaign_id is not None else None
+    destination = data.destination_url or (campaign.destination_url if campaign else None)
+    if destination is None:
+        raise Invalid("destination_url", "a destination URL is needed for a link outside a campaign")
+    ctx.check_destination(destination)
+    if data.slug is not None:
+        await _check_slug(session, data.slug)
+    coupon = normalise_coupon(data.coupon_code)
+    if coupon:
+        await _check_coupons(session, data.campaign_id, [coupon])
+    utm = _utm_defaults(data.channel, None, campaign)
+    utm.update({f: getattr(data, f) for f in UTM_FIELDS if getattr(data, f) is not None})
+    link = Link(
+        campaign_id=data.campaign_id, destination_url=destination, channel=data.channel, slug=data.slug,
+        coupon_code=coupon, referrer=data.referrer, expires_at=data.expires_at, max_clicks=data.max_clicks,
+        **utm,
+    )
+    return await _new_link(session, ctx, link)
+
+
+async def create_referrals(
+    session: AsyncSession, ctx: LinkContext, campaign_id: int, rows: Sequence[ReferralCreate]
+) -> list[Link]:
+    """Personal links for customers to share; all rows are stored or none."""
+    campaign = await get_campaign(session, campaign_id)
+    coupons = [c for r in rows if (c := normalise_coupon(r.coupon_code))]
+    await _check_coupons(session, campaign_id, coupons)
+    links = []
+    for row in rows:
+        link = Link(
+            campaign_id=campaign_id, destination_url=campaign.destination_url, channel=row.channel,
+            coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(),
+            **_utm_defaults(row.channel, None, campaign),
+        )
+        links.append(await _new_link(session, ctx, link))
+    return links
+
+
+async def get_link(session: AsyncSession, link_id: int) -> Link:
+    link = await session.get(Link, link_id)
+    if link is None:
+        raise NotFound("link not found")
+    return link
+
+
+async def list_links(
+    session: AsyncSession, *, campaign_id: int | None, channel: str | None, limit: int, before_id: int | None
+) -> list[Link]:
+    query = select(Link).order_by(Link.id.desc()).limit(limit)
+    if campaign_id is not None:
+        query = query.where(Link.campaign_id == campaign_id)
+    if channel is not None:
+        query = query.where(Link.channel == channel)
+    if before_id is not None:
+        query = query.where(Link.id < before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def update_link(session: AsyncSession, ctx: LinkContext, link_id: int, data: LinkUpdate) -> Link:
+    link = await get_link(session, link_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "destination_url" in changes:
+        if changes["destination_url"] is None:
+            raise Invalid("destination_url", "a link needs a destination")
+        ctx.check_destination(changes["destination_url"])
+    if changes.get("disabled", False) is None:
+        raise Invalid("disabled", "disabled is true or false")
+    for field, value in changes.items():
+        setattr(link, field, value)
+    await session.flush()
+    return link
+
+
+async def delete_link(session: AsyncSession, link_id: int) -> Link | None:
+    """Erase a link nobody used; a link with any hit is only disabled (its history stays)."""
+    link = await get_link(session, link_id)
+    used = await session.scalar(select(exists().where(Click.link_id == link_id)))
+    if used or link.click_count:
+        link.disabled = True
+        await session.flush()
+        return link
+    await session.execute(delete(Link).where(Link.id == link_id))
+    return None
+
+
+async def count_links(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Link)) or 0)

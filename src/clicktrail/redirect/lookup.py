@@ -1,0 +1,21 @@
+"""Finding the link behind a short code: a hashids code (decoded to the id) or a vanity slug."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clicktrail.links.codes import CodeCodec
+from clicktrail.links.models import Link
+
+
+async def find_link_by_code(session: AsyncSession, codec: CodeCodec, code: str) -> Link | None:
+    decoded = codec.decode(code)
+    if decoded is not None:
+        link_id, nonce = decoded
+        link = await session.get(Link, link_id)
+        if link is not None and link.nonce == nonce and link.slug is None:
+            return link
+    if 3 <= len(code) <= 64:
+        return await session.scalar(select(Link).where(Link.slug == code))
+    return None
