@@ -15,6 +15,12 @@ from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.errors import install_error_handlers
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
+from clicktrail.clicks.recorder import Recorder
+from clicktrail.clicks.router import router as clicks_router
+from clicktrail.clicks.visitors import VisitorHasher
+from clicktrail.redirect.cache import LinkCache
+from clicktrail.redirect.invalidation import Listener
+from clicktrail.redirect.route import redirect_route
 from clicktrail.settings import Settings
 
 log = logging.getLogger("clicktrail")
@@ -28,9 +34,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        cache = LinkCache(app.state.sessionmaker, app.state.link_context.codec, settings.link_cache_ttl)
+        recorder = Recorder(
+            engine,
+            settings.data_dir / "spool",
+            interval=settings.recorder_flush_interval,
+            max_buffer=settings.recorder_max_buffer,
+            on_written=cache.clicks_written,
+        )
+        app.state.link_cache, app.state.recorder = cache, recorder
+        app.state.visitors = VisitorHasher(settings.resolved_secret_key)
+        listener = Listener(engine, cache) if engine.dialect.name == "postgresql" else None
+        recorder.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
+            await recorder.stop()
             await engine.dispose()
 
     app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan)
@@ -53,6 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     app.include_router(links_router)
+    app.include_router(clicks_router)
+    # The redirect catches every other single-segment path, so it goes last, after all routers.
+    app.router.routes.append(
+        redirect_route(
+            app.state,
+            click_param=settings.click_id_param,
+            country_header=settings.country_header,
+            secure_cookie=settings.base_url.startswith("https://"),
+        )
+    )
     return app
 
 

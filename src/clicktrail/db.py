@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -80,9 +80,16 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
+            for callback in session.info.pop("after_commit", []):
+                callback()
         except BaseException:
             await session.rollback()
             raise
+
+
+def on_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
+    """Run `callback` once the request's transaction has committed (not if it rolls back)."""
+    session.info.setdefault("after_commit", []).append(callback)
 
 
 # scope="function": the commit happens before the response goes out, so a 201 means "stored".

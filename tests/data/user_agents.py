@@ -1,4 +1,4 @@
-"""Real user-agent strings with their sources, for classification tests.
+r"""Real user-agent strings with their sources, for classification tests.
 
 Every string below was copied verbatim from the public source named next to it
 (test fixtures of ua-parser/uap-core, matomo-org/device-detector,

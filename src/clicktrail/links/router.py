@@ -11,6 +11,7 @@ from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
 from clicktrail.links import service
 from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
+from clicktrail.redirect.cache import links_changed
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
 from clicktrail.vocabulary import Channel
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
@@ -32,16 +33,15 @@ def _campaign_out(ctx: service.LinkContext, campaign, links) -> CampaignOut:
     )
 
 
-def _links_changed(request: Request, *links) -> None:
-    changed = getattr(request.app.state, "on_links_changed", None)
-    if changed is not None:
-        changed([(link.id, request.app.state.link_context.code_of(link)) for link in links])
+async def _links_changed(request: Request, session, *links) -> None:
+    ctx = request.app.state.link_context
+    await links_changed(session, request.app.state.link_cache, [(link.id, ctx.code_of(link)) for link in links])
 
 
 @router.post("/campaigns", status_code=201)
 async def create_campaign(data: CampaignCreate, session: SessionDep, ctx: ContextDep, request: Request) -> CampaignOut:
     campaign, links = await service.create_campaign(session, ctx, data)
-    _links_changed(request, *links)
+    await _links_changed(request, session, *links)
     return _campaign_out(ctx, campaign, links)
 
 
@@ -71,14 +71,14 @@ async def create_referrals(
 ) -> Page[LinkOut]:
     rows = body if isinstance(body, list) else [body]
     links = await service.create_referrals(session, ctx, campaign_id, rows)
-    _links_changed(request, *links)
+    await _links_changed(request, session, *links)
     return Page(items=[ctx.out(l) for l in links])
 
 
 @router.post("/links", status_code=201)
 async def create_link(data: LinkCreate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
     link = await service.create_link(session, ctx, data)
-    _links_changed(request, link)
+    await _links_changed(request, session, link)
     return ctx.out(link)
 
 
@@ -105,7 +105,7 @@ async def get_link(link_id: int, session: SessionDep, ctx: ContextDep) -> LinkOu
 @router.patch("/links/{link_id}")
 async def update_link(link_id: int, data: LinkUpdate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
     link = await service.update_link(session, ctx, link_id, data)
-    _links_changed(request, link)
+    await _links_changed(request, session, link)
     return ctx.out(link)
 
 
@@ -115,11 +115,9 @@ async def delete_link(link_id: int, session: SessionDep, ctx: ContextDep, reques
     code = ctx.code_of(link) if link is not None else None
     kept = await service.delete_link(session, link_id)
     if kept is not None:
-        _links_changed(request, kept)
+        await _links_changed(request, session, kept)
         return Response(ctx.out(kept).model_dump_json(), media_type="application/json")
-    changed = getattr(request.app.state, "on_links_changed", None)
-    if changed is not None:
-        changed([(link_id, code)])
+    await links_changed(session, request.app.state.link_cache, [(link_id, code)])
     return Response(status_code=204)
 
 

@@ -1,0 +1,300 @@
+"""The click recorder: requests append hits to a buffer; a background task writes them in batches.
+
+The redirect never waits on the database. Batches go in with COPY on PostgreSQL and a multi-row
+INSERT on SQLite, at least every `recorder_flush_interval`. When the database cannot take a
+batch, it goes to an append-only spool file in the data directory and is replayed once the
+database answers again (INSERT ... ON CONFLICT DO NOTHING, so a batch that was in fact written
+is not written twice). Shutdown drains the buffer. If even the spool cannot be written the
+clicks are counted in `stats.lost` and logged as errors: nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clicktrail.clicks.detect import parse_device
+from clicktrail.clicks.models import Click
+from clicktrail.links.models import Link
+
+log = logging.getLogger("clicktrail.recorder")
+
+COLUMNS = (
+    "click_id", "link_id", "campaign_id", "kind", "channel", "app", "device", "os", "browser",
+    "referrer_host", "country", "visitor_hash", "user_agent", "is_qr", "occurred_at",
+)
+
+
+class Hit(NamedTuple):
+    """What the redirect knows at the moment of the tap; everything else is worked out later."""
+
+    click_id: str
+    link_id: int
+    campaign_id: int | None
+    kind: str
+    channel: str
+    app: str | None
+    user_agent: str
+    referrer: str | None
+    visitor_hash: str | None
+    country: str | None
+    is_qr: bool
+    occurred_at: float  # unix seconds
+
+
+@dataclass
+class RecorderStats:
+    written: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    lost: int = 0
+    batches_failed: int = 0
+    last_error: str | None = None
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+def _referrer_host(referrer: str | None) -> str | None:
+    if not referrer:
+        return None
+    try:
+        return (urlsplit(referrer).hostname or None) and urlsplit(referrer).hostname[:255]
+    except ValueError:
+        return None
+
+
+def to_row(hit: Hit) -> dict:
+    device = parse_device(hit.user_agent, hit.kind) if hit.user_agent else None
+    return {
+        "click_id": hit.click_id,
+        "link_id": hit.link_id,
+        "campaign_id": hit.campaign_id,
+        "kind": hit.kind,
+        "channel": hit.channel,
+        "app": hit.app,
+        "device": device.device if device else ("other" if hit.kind == "click" else "bot"),
+        "os": device.os[:64] if device and device.os else None,
+        "browser": device.browser[:64] if device and device.browser else None,
+        "referrer_host": _referrer_host(hit.referrer),
+        "country": hit.country,
+        "visitor_hash": hit.visitor_hash,
+        "user_agent": hit.user_agent[:512] or None,
+        "is_qr": hit.is_qr,
+        "occurred_at": datetime.fromtimestamp(hit.occurred_at, timezone.utc),
+    }
+
+
+class Recorder:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        spool_dir: Path,
+        *,
+        interval: float = 0.25,
+        max_buffer: int = 200_000,
+        on_written: Callable[[Iterable[tuple[int, int]]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._spool_dir = spool_dir
+        self._interval = interval
+        self._max_buffer = max_buffer
+        self._on_written = on_written
+        self._buffer: list[Hit] = []
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._next_replay_check = 0.0
+        self._spool_file = spool_dir / f"clicks-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self.stats = RecorderStats()
+        self.database_ok = True
+
+    # -- the request side: never awaits ------------------------------------------------------
+    def record(self, hit: Hit) -> None:
+        self._buffer.append(hit)
+        if len(self._buffer) >= self._max_buffer:
+            # The database has fallen far behind: keep memory bounded by moving hits to disk.
+            batch, self._buffer = self._buffer, []
+            self._spool([to_row(h) for h in batch])
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._run(), name="clicktrail-recorder")
+
+    async def stop(self) -> None:
+        # No cancel: a batch cancelled halfway through its write would be neither written nor
+        # spooled. The loop finishes the batch in hand and exits.
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+        await self.flush()  # drain: everything answered before shutdown is written or spooled
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self.flush()
+                if self.database_ok and started >= self._next_replay_check:
+                    self._next_replay_check = started + 1.0
+                    await self.replay_spool()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug here must not stop recording for good
+                log.exception("click recorder loop failed; continuing")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), max(0.0, self._interval - (time.monotonic() - started)))
+            except TimeoutError:
+                pass
+
+    # -- writing -----------------------------------------------------------------------------
+    async def flush(self) -> None:
+        async with self._lock:
+            if not self._buffer:
+                return
+            batch, self._buffer = self._buffer, []
+            rows = [to_row(h) for h in batch]
+            try:
+                await self._write(rows, fast=True)
+                self.stats.written += len(rows)
+                self.database_ok = True
+            except Exception as exc:  # database unreachable or failing: keep the clicks on disk
+                self.database_ok = False
+                self.stats.batches_failed += 1
+                self.stats.last_error = repr(exc)
+                log.warning("could not write %d clicks (%s); spooling them", len(rows), exc)
+                self._spool(rows)
+
+    async def _write(self, rows: list[dict], *, fast: bool) -> None:
+        """Write rows in one transaction, with the person-click counts of their links."""
+        if fast and self._engine.dialect.name == "postgresql":
+            try:
+                await self._copy(rows)
+                self._report_counts(rows)
+                return
+            except IntegrityError:
+                log.info("COPY of %d clicks hit a constraint; inserting them one by one", len(rows))
+        written = await self._insert_ignoring_duplicates(rows)
+        self._report_counts(written)
+
+    async def _copy(self, rows: list[dict]) -> None:
+        async with self._engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                "clicks", records=[tuple(r[c] for c in COLUMNS) for r in rows], columns=list(COLUMNS)
+            )
+            await self._count_clicks(conn, rows)
+
+    async def _insert_ignoring_duplicates(self, rows: list[dict]) -> list[dict]:
+        async with self._engine.begin() as conn:
+            link_ids = {r["link_id"] for r in rows}
+            existing = set((await conn.scalars(select(Link.id).where(Link.id.in_(link_ids)))).all())
+            gone = [r for r in rows if r["link_id"] not in existing]
+            if gone:
+                log.error("dropping %d clicks of erased links %s", len(gone), sorted({r["link_id"] for r in gone}))
+                self.stats.lost += len(gone)
+            rows = [r for r in rows if r["link_id"] in existing]
+            if not rows:
+                return []
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            written_ids: set[str] = set()
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                result = await conn.execute(
+                    insert(Click).values(chunk).on_conflict_do_nothing(index_elements=["click_id"])
+                    .returning(Click.click_id)
+                )
+                written_ids.update(result.scalars().all())
+            written = [r for r in rows if r["click_id"] in written_ids]
+            await self._count_clicks(conn, written)
+            return written
+
+    @staticmethod
+    async def _count_clicks(conn, rows: list[dict]) -> None:
+        counts = Counter(r["link_id"] for r in rows if r["kind"] == "click")
+        for link_id, n in counts.items():
+            await conn.execute(update(Link).where(Link.id == link_id).values(click_count=Link.click_count + n))
+
+    def _report_counts(self, rows: list[dict]) -> None:
+        for r in rows:
+            self.stats.by_kind[r["kind"]] += 1
+        if self._on_written is not None:
+            counts = Counter(r["link_id"] for r in rows if r["kind"] == "click")
+            self._on_written(counts.items())
+
+    # -- the spool ---------------------------------------------------------------------------
+    def _spool(self, rows: list[dict]) -> None:
+        try:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            lines = "".join(
+                json.dumps({**r, "occurred_at": r["occurred_at"].timestamp()}, separators=(",", ":")) + "\n"
+                for r in rows
+            )
+            with open(self._spool_file, "a", encoding="utf-8") as f:
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
+            self.stats.spooled += len(rows)
+        except OSError as exc:
+            self.stats.lost += len(rows)
+            log.error("LOST %d CLICKS: neither the database nor the spool %s could take them: %s",
+                      len(rows), self._spool_file, exc)
+
+    async def replay_spool(self) -> None:
+        """Write spooled clicks (this worker's and any other's) now that the database answers."""
+        if not self._spool_dir.exists():
+            return
+        for path in sorted(self._spool_dir.glob("clicks-*.jsonl")):
+            claimed = path.with_name(f"replaying-{uuid.uuid4().hex}.jsonl")
+            try:
+                path.rename(claimed)  # atomic: of several workers, one gets the file
+            except FileNotFoundError:
+                continue
+            await self._replay_file(claimed)
+        for path in self._spool_dir.glob("replaying-*.jsonl"):
+            if time.time() - path.stat().st_mtime > 60:  # left by a worker that died mid-replay
+                await self._replay_file(path)
+
+    async def _replay_file(self, path: Path) -> None:
+        rows = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:  # a torn last line from a crash
+                        log.error("skipping an unreadable spool line in %s", path)
+                        self.stats.lost += 1
+                        continue
+                    row["occurred_at"] = datetime.fromtimestamp(row["occurred_at"], timezone.utc)
+                    rows.append(row)
+        try:
+            for start in range(0, len(rows), 5000):
+                await self._write(rows[start:start + 5000], fast=False)
+        except Exception as exc:
+            self.database_ok = False
+            log.warning("replay of %s failed (%s); it stays for the next try", path.name, exc)
+            path.rename(path.with_name(f"clicks-replay-{uuid.uuid4().hex}.jsonl"))
+            return
+        path.unlink()
+        self.stats.replayed += len(rows)
+        log.info("replayed %d spooled clicks from %s", len(rows), path.name)

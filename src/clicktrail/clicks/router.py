@@ -1,0 +1,48 @@
+"""`GET /api/clicks` and `GET /api/clicks/{click_id}`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from clicktrail.auth.deps import require_api_key
+from clicktrail.clicks.models import Click
+from clicktrail.clicks.schemas import ClickOut
+from clicktrail.db import SessionDep
+from clicktrail.errors import NotFound
+from clicktrail.pagination import Page, PageDep, encode_cursor
+
+router = APIRouter(prefix="/api", tags=["clicks"], dependencies=[Depends(require_api_key)])
+
+
+@router.get("/clicks")
+async def list_clicks(
+    session: SessionDep,
+    page: PageDep,
+    link_id: int | None = None,
+    campaign_id: int | None = None,
+    kind: Literal["click", "preview", "bot"] | None = None,
+) -> Page[ClickOut]:
+    # Click ids sort by time, so the id is both the order and the cursor: newest first.
+    query = select(Click).order_by(Click.click_id.desc()).limit(page.limit)
+    if link_id is not None:
+        query = query.where(Click.link_id == link_id)
+    if campaign_id is not None:
+        query = query.where(Click.campaign_id == campaign_id)
+    if kind is not None:
+        query = query.where(Click.kind == kind)
+    if page.after is not None:
+        query = query.where(Click.click_id < page.after)
+    clicks = (await session.scalars(query)).all()
+    more = len(clicks) == page.limit
+    return Page(items=[ClickOut.of(c) for c in clicks], next_cursor=encode_cursor(clicks[-1].click_id) if more else None)
+
+
+@router.get("/clicks/{click_id}")
+async def get_click(click_id: str, session: SessionDep) -> ClickOut:
+    click = await session.get(Click, click_id)
+    if click is None:
+        raise NotFound("click not found")
+    return ClickOut.of(click)
