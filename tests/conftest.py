@@ -24,7 +24,7 @@ import pytest
 from fastapi import FastAPI
 
 from clicktrail import migrate
-from clicktrail.app import create_app
+from clicktrail.app import asgi_app, create_app
 from clicktrail.auth import service as auth
 from clicktrail.models import Base
 from clicktrail.settings import Settings, async_database_url
@@ -134,7 +134,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url=BASE_URL) as c:
         yield c
 
 
@@ -150,7 +150,7 @@ async def api_key(app: FastAPI) -> str:
 async def api(app: FastAPI, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client that sends a valid API key."""
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
+        transport=httpx.ASGITransport(app=asgi_app(app)),
         base_url=BASE_URL,
         headers={"Authorization": f"Bearer {api_key}"},
     ) as c:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from clicktrail.app import create_app
+from clicktrail.app import asgi_app, create_app
 from clicktrail.clicks.detect import classify
 from clicktrail.clicks.ids import click_time, is_click_id, new_click_id
 from clicktrail.clicks.models import Click
@@ -154,7 +154,7 @@ async def test_whatsapp_preview_is_a_share_signal_not_a_click(app, api, client) 
     assert response.status_code == 302  # the preview still gets the page it wants to draw
     [hit] = await _clicks(app)
     assert (hit.kind, hit.app, hit.channel) == ("preview", "whatsapp", "whatsapp")
-    assert "set-cookie" not in response.headers
+    assert hit.visitor_hash is None  # previews are share signals, not visitors
     assert (await api.get(f"/api/links/{link['id']}")).json()["clicks"] == 0
     assert (await api.get("/api/clicks", params={"kind": "click"})).json()["items"] == []
 
@@ -173,13 +173,13 @@ async def test_messenger_tap_on_a_whatsapp_link_was_forwarded(app, api, client) 
 async def test_visitors_are_counted_without_storing_the_ip(app, api, settings) -> None:
     link = await _link(api)
     ip = "203.0.113.77"
-    transport = httpx.ASGITransport(app=app, client=(ip, 40_000))
+    transport = httpx.ASGITransport(app=asgi_app(app), client=(ip, 40_000))
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as browser:
         first = await browser.get(f"/{link['code']}", headers={"user-agent": IPHONE_SAFARI})
         cookie = first.cookies.get("ctv")
         assert cookie and "HttpOnly" in first.headers["set-cookie"]
         await browser.get(f"/{link['code']}", headers={"user-agent": IPHONE_SAFARI})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("198.51.100.9", 1)),
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app), client=("198.51.100.9", 1)),
                                  base_url=BASE_URL) as other:
         await other.get(f"/{link['code']}", headers={"user-agent": IPHONE_SAFARI})
     clicks = await _clicks(app)
@@ -238,7 +238,7 @@ async def test_click_list_filters_and_pages(app, api, client) -> None:
 async def _running(settings):
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url=BASE_URL) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(application)), base_url=BASE_URL) as c:
             yield application, c
 
 
@@ -278,7 +278,7 @@ async def test_clicks_survive_an_unwritable_database_through_the_spool(tmp_path,
                                     "VALUES (7, 1, 'https://x.example/', 'sms', 0, false, :t, :t)"),
                                {"t": datetime.now(timezone.utc).replace(tzinfo=None) if backend.name == "sqlite" else datetime.now(timezone.utc)})
         down = Recorder(broken, tmp_path / "spool")
-        hits = [Hit(new_click_id(), 7, None, "click", "sms", None, "ua", None, None, None, False, time.time()) for _ in range(25)]
+        hits = [Hit(new_click_id(), 7, None, "sms", "Mozilla/5.0 (iPhone)", None, None, None, False, False, time.time()) for _ in range(25)]
         for hit in hits:
             down.record(hit)
         await down.flush()

@@ -1,7 +1,7 @@
-"""Click ids: 48-bit millisecond time + 80 random bits, base62, fixed width.
+"""Click ids: 9 base62 characters of millisecond time, then 13 random ones (77 bits).
 
-Fixed width makes string order time order, so ids page and partition by time; 80 random bits
-make them unguessable.
+Fixed width makes string order time order, so ids page and partition by time; 77 random bits
+make them unguessable. Built with bytes.translate so the redirect pays about a microsecond.
 """
 
 from __future__ import annotations
@@ -11,18 +11,46 @@ import time
 from datetime import datetime, timezone
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-WIDTH = 22  # 62**22 > 2**128
+TIME_WIDTH, RANDOM_WIDTH = 9, 13  # 62**9 ms reach past the year 10000
+WIDTH = TIME_WIDTH + RANDOM_WIDTH
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
+# Random bytes map to characters four-to-one below 248; bytes 248..255 are dropped, so every
+# character is equally likely.
+_TABLE = bytes(ALPHABET[i % 62].encode()[0] for i in range(256))
+_DROP = bytes(range(248, 256))
+_last_ms = -1
+_last_prefix = ""
 
 
-def new_click_id(now_ms: int | None = None) -> str:
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+def _base62(value: int, width: int) -> str:
     chars = []
-    for _ in range(WIDTH):
+    for _ in range(width):
         value, digit = divmod(value, 62)
         chars.append(ALPHABET[digit])
     return "".join(reversed(chars))
+
+
+_pool = b""
+_pos = 0
+
+
+def _random_part() -> str:
+    # One getrandom() call per few hundred ids instead of one per id.
+    global _pool, _pos
+    if _pos + RANDOM_WIDTH > len(_pool):
+        _pool = _pool[_pos:] + os.urandom(4096).translate(_TABLE, _DROP)
+        _pos = 0
+    part = _pool[_pos:_pos + RANDOM_WIDTH]
+    _pos += RANDOM_WIDTH
+    return part.decode()
+
+
+def new_click_id(now_ms: int | None = None) -> str:
+    global _last_ms, _last_prefix
+    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    if ms != _last_ms:
+        _last_ms, _last_prefix = ms, _base62(ms, TIME_WIDTH)
+    return _last_prefix + _random_part()
 
 
 def is_click_id(value: str) -> bool:
@@ -30,7 +58,7 @@ def is_click_id(value: str) -> bool:
 
 
 def click_time(click_id: str) -> datetime:
-    value = 0
-    for c in click_id:
-        value = value * 62 + _INDEX[c]
-    return datetime.fromtimestamp((value >> 80) / 1000, timezone.utc)
+    ms = 0
+    for c in click_id[:TIME_WIDTH]:
+        ms = ms * 62 + _INDEX[c]
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clicktrail.clicks.detect import parse_device
+from clicktrail.clicks.detect import classify, parse_device
 from clicktrail.clicks.models import Click
 from clicktrail.links.models import Link
 
@@ -42,21 +42,26 @@ COLUMNS = (
 )
 
 
+_CLICK_ID, _LINK_ID, _KIND, _OCCURRED_AT = (COLUMNS.index(c) for c in ("click_id", "link_id", "kind", "occurred_at"))
+Row = tuple  # one clicks row, in COLUMNS order (what COPY takes)
+
+
 class Hit(NamedTuple):
     """What the redirect knows at the moment of the tap; everything else is worked out later."""
 
     click_id: str
     link_id: int
     campaign_id: int | None
-    kind: str
     channel: str
-    app: str | None
     user_agent: str
     referrer: str | None
     visitor_hash: str | None
     country: str | None
     is_qr: bool
+    is_head: bool
     occurred_at: float  # unix seconds
+    kind: str | None = None  # classified already (links with a click limit), else here
+    app: str | None = None
 
 
 @dataclass
@@ -79,25 +84,29 @@ def _referrer_host(referrer: str | None) -> str | None:
         return None
 
 
-def to_row(hit: Hit) -> dict:
-    device = parse_device(hit.user_agent, hit.kind) if hit.user_agent else None
-    return {
-        "click_id": hit.click_id,
-        "link_id": hit.link_id,
-        "campaign_id": hit.campaign_id,
-        "kind": hit.kind,
-        "channel": hit.channel,
-        "app": hit.app,
-        "device": device.device if device else ("other" if hit.kind == "click" else "bot"),
-        "os": device.os[:64] if device and device.os else None,
-        "browser": device.browser[:64] if device and device.browser else None,
-        "referrer_host": _referrer_host(hit.referrer),
-        "country": hit.country,
-        "visitor_hash": hit.visitor_hash,
-        "user_agent": hit.user_agent[:512] or None,
-        "is_qr": hit.is_qr,
-        "occurred_at": datetime.fromtimestamp(hit.occurred_at, timezone.utc),
-    }
+def to_row(hit: Hit) -> Row:
+    kind, app = (hit.kind, hit.app) if hit.kind is not None else classify(hit.user_agent)
+    if hit.is_head:
+        kind = "bot"  # a HEAD is a probe (link checkers, unfurl pre-flights), never a person
+    device = parse_device(hit.user_agent, kind)
+    return (
+        hit.click_id, hit.link_id, hit.campaign_id, kind, hit.channel, app, device.device,
+        device.os[:64] if device.os else None,
+        device.browser[:64] if device.browser else None,
+        _referrer_host(hit.referrer), hit.country,
+        hit.visitor_hash if kind == "click" else None,
+        hit.user_agent[:512] or None, hit.is_qr,
+        datetime.fromtimestamp(hit.occurred_at, timezone.utc),
+    )
+
+
+async def to_rows(hits: list[Hit]) -> list[Row]:
+    """Enrich a batch, yielding to the event loop now and then so redirects keep flowing."""
+    rows: list[Row] = []
+    for start in range(0, len(hits), 256):
+        rows.extend(to_row(h) for h in hits[start:start + 256])
+        await asyncio.sleep(0)
+    return rows
 
 
 class Recorder:
@@ -172,7 +181,7 @@ class Recorder:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            rows = [to_row(h) for h in batch]
+            rows = await to_rows(batch)
             try:
                 await self._write(rows, fast=True)
                 self.stats.written += len(rows)
@@ -184,7 +193,7 @@ class Recorder:
                 log.warning("could not write %d clicks (%s); spooling them", len(rows), exc)
                 self._spool(rows)
 
-    async def _write(self, rows: list[dict], *, fast: bool) -> None:
+    async def _write(self, rows: list[Row], *, fast: bool) -> None:
         """Write rows in one transaction, with the person-click counts of their links."""
         if fast and self._engine.dialect.name == "postgresql":
             try:
@@ -196,57 +205,58 @@ class Recorder:
         written = await self._insert_ignoring_duplicates(rows)
         self._report_counts(written)
 
-    async def _copy(self, rows: list[dict]) -> None:
+    async def _copy(self, rows: list[Row]) -> None:
         async with self._engine.begin() as conn:
             raw = await conn.get_raw_connection()
             await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                "clicks", records=[tuple(r[c] for c in COLUMNS) for r in rows], columns=list(COLUMNS)
+                "clicks", records=rows, columns=list(COLUMNS)
             )
             await self._count_clicks(conn, rows)
 
-    async def _insert_ignoring_duplicates(self, rows: list[dict]) -> list[dict]:
+    async def _insert_ignoring_duplicates(self, rows: list[Row]) -> list[Row]:
         async with self._engine.begin() as conn:
-            link_ids = {r["link_id"] for r in rows}
+            link_ids = {r[_LINK_ID] for r in rows}
             existing = set((await conn.scalars(select(Link.id).where(Link.id.in_(link_ids)))).all())
-            gone = [r for r in rows if r["link_id"] not in existing]
+            gone = [r for r in rows if r[_LINK_ID] not in existing]
             if gone:
-                log.error("dropping %d clicks of erased links %s", len(gone), sorted({r["link_id"] for r in gone}))
+                log.error("dropping %d clicks of erased links %s", len(gone), sorted({r[_LINK_ID] for r in gone}))
                 self.stats.lost += len(gone)
-            rows = [r for r in rows if r["link_id"] in existing]
+            rows = [r for r in rows if r[_LINK_ID] in existing]
             if not rows:
                 return []
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             written_ids: set[str] = set()
             for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
+                chunk = [dict(zip(COLUMNS, r)) for r in rows[start:start + 500]]
                 result = await conn.execute(
                     insert(Click).values(chunk).on_conflict_do_nothing(index_elements=["click_id"])
                     .returning(Click.click_id)
                 )
                 written_ids.update(result.scalars().all())
-            written = [r for r in rows if r["click_id"] in written_ids]
+            written = [r for r in rows if r[_CLICK_ID] in written_ids]
             await self._count_clicks(conn, written)
             return written
 
     @staticmethod
-    async def _count_clicks(conn, rows: list[dict]) -> None:
-        counts = Counter(r["link_id"] for r in rows if r["kind"] == "click")
+    async def _count_clicks(conn, rows: list[Row]) -> None:
+        counts = Counter(r[_LINK_ID] for r in rows if r[_KIND] == "click")
         for link_id, n in counts.items():
             await conn.execute(update(Link).where(Link.id == link_id).values(click_count=Link.click_count + n))
 
-    def _report_counts(self, rows: list[dict]) -> None:
+    def _report_counts(self, rows: list[Row]) -> None:
         for r in rows:
-            self.stats.by_kind[r["kind"]] += 1
+            self.stats.by_kind[r[_KIND]] += 1
         if self._on_written is not None:
-            counts = Counter(r["link_id"] for r in rows if r["kind"] == "click")
+            counts = Counter(r[_LINK_ID] for r in rows if r[_KIND] == "click")
             self._on_written(counts.items())
 
     # -- the spool ---------------------------------------------------------------------------
-    def _spool(self, rows: list[dict]) -> None:
+    def _spool(self, rows: list[Row]) -> None:
         try:
             self._spool_dir.mkdir(parents=True, exist_ok=True)
             lines = "".join(
-                json.dumps({**r, "occurred_at": r["occurred_at"].timestamp()}, separators=(",", ":")) + "\n"
+                json.dumps(dict(zip(COLUMNS, r), occurred_at=r[_OCCURRED_AT].timestamp()), separators=(",", ":"))
+                + "\n"
                 for r in rows
             )
             with open(self._spool_file, "a", encoding="utf-8") as f:
@@ -286,7 +296,7 @@ class Recorder:
                         self.stats.lost += 1
                         continue
                     row["occurred_at"] = datetime.fromtimestamp(row["occurred_at"], timezone.utc)
-                    rows.append(row)
+                    rows.append(tuple(row[c] for c in COLUMNS))
         try:
             for start in range(0, len(rows), 5000):
                 await self._write(rows[start:start + 5000], fast=False)

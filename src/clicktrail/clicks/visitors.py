@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+import time
 
 COOKIE_NAME = "ctv"
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -20,14 +20,14 @@ _VALID = re.compile(r"^[0-9a-f]{32}$")
 class VisitorHasher:
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
-        self._day = ""
+        self._day = -1
         self._key = b""
 
     def _daily_key(self) -> bytes:
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        day = int(time.time()) // 86400  # UTC days
         if day != self._day:
             # Yesterday's key is gone from memory: yesterday's hashes cannot be recomputed.
-            self._key = hmac.new(self._secret, b"visitor-day:" + day.encode(), hashlib.sha256).digest()
+            self._key = hmac.new(self._secret, b"visitor-day:%d" % day, hashlib.sha256).digest()
             self._day = day
         return self._key
 
@@ -35,5 +35,6 @@ class VisitorHasher:
         """(visitor id, whether it is new and the cookie should be set)."""
         if cookie and _VALID.match(cookie):
             return cookie, False
-        digest = hmac.new(self._daily_key(), f"{ip}|{user_agent}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:32], True
+        # Keyed BLAKE2b is a MAC in one call: a third of the cost of HMAC-SHA256 on the hot path.
+        digest = hashlib.blake2b(f"{ip}|{user_agent}".encode(), key=self._daily_key(), digest_size=16)
+        return digest.hexdigest(), True

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]~_|^{}`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +29,10 @@ class Target:
             new_query = (new_query + "&" if new_query else "") + urlencode(added)
         prefix = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", new_query, ""))
         return cls(
-            prefix=prefix,
+            # Location is a latin-1 header: percent-encode anything beyond ASCII, keep the rest.
+            prefix=quote(prefix, safe=_URL_SAFE),
             separator="&" if new_query else "?",
-            fragment=f"#{parts.fragment}" if parts.fragment else "",
+            fragment=quote(f"#{parts.fragment}", safe=_URL_SAFE) if parts.fragment else "",
             keys=frozenset(present | {k for k, _ in added}),
         )
 

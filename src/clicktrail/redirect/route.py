@@ -1,16 +1,22 @@
-"""`GET|HEAD /{code}`: the hot path. A plain Starlette endpoint, answered from the link cache;
-the hit is handed to the recorder and never waited on."""
+"""`GET|HEAD /{code}`: the hot path, as raw ASGI in front of the FastAPI app.
+
+A short-link tap goes through no router, no middleware, no dependency injection and no Request
+object: this front door takes every single-segment GET/HEAD that the app does not serve itself
+and passes everything else (and the lifespan) to the FastAPI app. It answers
+from the link cache, and hands the hit to the recorder without waiting. Telling a person from a
+preview (and parsing the user agent) happens in the recorder's batches, off this path; only a
+link with a click limit classifies here, since the limit counts people only.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
-from starlette.requests import Request
-from starlette.responses import Response
+from fastapi import FastAPI
 from starlette.datastructures import State
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from clicktrail.clicks.detect import classify
 from clicktrail.clicks.ids import new_click_id
@@ -21,70 +27,109 @@ from clicktrail.redirect.cache import LinkCache
 
 log = logging.getLogger("clicktrail.redirect")
 
+_COOKIE_PREFIX = f"{COOKIE_NAME}=".encode()
 
-def redirect_route(
-    state: State,
-    *,
-    click_param: str,
-    country_header: str | None,
-    secure_cookie: bool,
-) -> Route:
-    country_header = country_header.lower() if country_header else None
 
-    async def redirect(request: Request) -> Response:
-        # Made by the lifespan, which owns them; looked up per request (three dict reads).
+class ShortLinks:
+    """The ASGI application that uvicorn serves: short links first, then the FastAPI app."""
+
+    def __init__(self, app: FastAPI) -> None:
+        settings = app.state.settings
+        click_param: str = settings.click_id_param
+        country_header: str | None = settings.country_header
+        secure_cookie = settings.base_url.startswith("https://")
+        self.app = app
+        self._fastapi_app = app
+        self._state: State = app.state
+        self._click_param = click_param
+        self._country_header = country_header.lower().encode() if country_header else None
+        self._cookie_attrs = f"; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax" + (
+            "; Secure" if secure_cookie else ""
+        )
+        self._own_paths: frozenset[str] | None = None
+
+    def _app_paths(self) -> frozenset[str]:
+        # Single-segment paths the app serves itself (healthz, docs, ct.js, login, ...): they are
+        # never short codes. Read from the routes once all are registered.
+        if self._own_paths is None:
+            self._own_paths = frozenset(
+                path for route in self._fastapi_app.routes
+                if (path := getattr(route, "path", "")).count("/") == 1 and "{" not in path
+            )
+        return self._own_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path: str = scope["path"]
+            if len(path) > 1 and path.count("/") == 1 and path not in self._app_paths():
+                await self._redirect(scope, receive, send, unquote(path[1:]))
+                return
+        await self.app(scope, receive, send)
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send, code: str) -> None:
+        state = self._state
         cache: LinkCache = state.link_cache
-        recorder: Recorder = state.recorder
-        visitors: VisitorHasher = state.visitors
-        code = request.path_params["code"]
         try:
             link = await cache.get(code)
         except Exception:
             log.exception("link lookup failed for %r", code)
-            return pages.unavailable()
+            await pages.unavailable()(scope, receive, send)
+            return
         if link is None:
-            return pages.not_found()
+            await pages.not_found()(scope, receive, send)
+            return
         now = time.time()
         if link.disabled or (link.expires_ts is not None and now >= link.expires_ts) or cache.used_up(link):
-            return pages.gone()
+            await pages.gone()(scope, receive, send)
+            return
 
-        headers = request.headers
-        user_agent = headers.get("user-agent", "")
-        kind, app = classify(user_agent)
-        if request.method == "HEAD":
-            kind = "bot"  # a HEAD is a probe (link checkers, unfurl pre-flights), never a person
+        user_agent = referrer = cookie = country = None
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                user_agent = value.decode("latin-1")
+            elif name == b"referer":
+                referrer = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = value
+            elif name == self._country_header:
+                country = value.decode("latin-1").upper()
+        user_agent = user_agent or ""
+        is_head = scope["method"] == "HEAD"
+        kind = app = None
+        if link.max_clicks is not None:  # the limit counts people: classify now, not later
+            kind, app = classify(user_agent)
+            if is_head:
+                kind = "bot"
+            if kind == "click":
+                cache.pending_clicks[link.id] += 1
 
-        passed = parse_qsl(request.url.query, keep_blank_values=True) if request.url.query else None
-        is_qr = False
-        if passed:
-            is_qr = any(k == "qr" and v == "1" for k, v in passed)
+        query = scope["query_string"]
+        passed, is_qr = None, False
+        if query:
+            passed = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            is_qr = ("qr", "1") in passed
             passed = [(k, v) for k, v in passed if k != "qr"]
 
-        visitor, new_visitor = None, False
-        if kind == "click":
-            ip = request.client.host if request.client else ""
-            visitor, new_visitor = visitors.visitor_id(request.cookies.get(COOKIE_NAME), ip, user_agent)
-            cache.pending_clicks[link.id] += 1
+        visitor_cookie = None
+        if cookie and (start := cookie.find(_COOKIE_PREFIX)) != -1:
+            visitor_cookie = cookie[start + len(_COOKIE_PREFIX):start + len(_COOKIE_PREFIX) + 32].decode("latin-1")
+        client = scope.get("client")
+        visitor, new_visitor = state.visitors.visitor_id(visitor_cookie, client[0] if client else "", user_agent)
 
-        country = headers.get(country_header) if country_header else None
         click_id = new_click_id()
-        recorder.record(
-            Hit(click_id, link.id, link.campaign_id, kind, link.channel, app, user_agent,
-                headers.get("referer"), visitor,
-                country.upper() if country and len(country) == 2 and country.isalpha() else None,
-                is_qr, now)
-        )
-        response = Response(
-            status_code=302,
-            headers={
-                "location": link.target.location(click_param, click_id, passed),
-                "cache-control": "private, no-store",
-                "x-robots-tag": "noindex",
-            },
-        )
+        recorder: Recorder = state.recorder
+        recorder.record(Hit(
+            click_id, link.id, link.campaign_id, link.channel, user_agent, referrer, visitor,
+            country if country and len(country) == 2 and country.isalpha() else None,
+            is_qr, is_head, now, kind, app,
+        ))
+        headers = [
+            (b"location", link.target.location(self._click_param, click_id, passed).encode("latin-1")),
+            (b"cache-control", b"private, no-store"),
+            (b"x-robots-tag", b"noindex"),
+            (b"content-length", b"0"),
+        ]
         if new_visitor:
-            response.set_cookie(COOKIE_NAME, visitor, max_age=COOKIE_MAX_AGE, httponly=True,
-                                samesite="lax", secure=secure_cookie)
-        return response
-
-    return Route("/{code}", redirect, methods=["GET", "HEAD"], include_in_schema=False)
+            headers.append((b"set-cookie", f"{COOKIE_NAME}={visitor}{self._cookie_attrs}".encode()))
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
