@@ -20,6 +20,7 @@ from clicktrail.clicks.recorder import Recorder
 from clicktrail.clicks.router import router as clicks_router
 from clicktrail.clicks.visitors import VisitorHasher
 from clicktrail.redirect.cache import LinkCache
+from clicktrail.reports.router import router as reports_router
 from clicktrail.redirect.invalidation import Listener
 from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(links_router)
     app.include_router(clicks_router)
+    app.include_router(reports_router)
     return app
 
 

@@ -1,0 +1,174 @@
+"""The aggregate SQL of every report: one statement each, SQLAlchemy Core, both engines.
+
+A report is a UNION ALL of GROUP BY branches over `clicks` and `orders`, each row tagged with the
+part it answers (`part`): per-key click counts, per-key order counts, per-key-and-currency
+revenue, and the same without a key for the totals (unique visitors do not add up across rows:
+one person can click a WhatsApp and a Telegram link). Every branch returns the same columns.
+
+What counts:
+- clicks `kind = 'click'`; unique visitors = distinct `visitor_hash` among those; previews and
+  bots are the other kinds. A click belongs to the period by `occurred_at`.
+- orders: attributed (`attribution_state = 'attributed'`), not cancelled, by `ordered_at`.
+  Cancelled orders count neither as orders nor as revenue (the sale did not happen); refunded
+  ones still count as orders, with revenue net of refunds and never below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, literal_column, null, select, union_all
+from sqlalchemy.sql import CompoundSelect
+
+from clicktrail.clicks.models import Click
+from clicktrail.conversions.models import Order
+from clicktrail.reports.period import Period, day_bucket
+
+GroupBy = Literal["channel", "link", "app", "day"]
+
+clicks = Click.__table__
+orders = Order.__table__
+
+NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "revenue_minor", "pending", "all_orders")
+COLUMNS = ("part", "key", "key2", "currency", *NUMBERS)
+
+CANCELLED = "cancelled"
+
+
+def _net_revenue(rows=orders) -> ColumnElement:
+    net = rows.c.amount_minor - rows.c.refunded_minor
+    return func.sum(case((net > 0, net), else_=0))
+
+
+def _click_counts(dialect: str, rows=clicks) -> dict[str, ColumnElement]:
+    visitor = rows.c.visitor_hash
+    if dialect == "postgresql":
+        # Hex digests: bytewise order is enough, and sorting them under "C" is twice as fast as
+        # under the database's locale (the same values are equal under both).
+        visitor = visitor.collate("C")
+    return {
+        "clicks": func.count(case((rows.c.kind == "click", 1))),
+        "unique_visitors": func.count(distinct(case((rows.c.kind == "click", visitor)))),
+        "previews": func.count(case((rows.c.kind == "preview", 1))),
+        "bots": func.count(case((rows.c.kind == "bot", 1))),
+    }
+
+
+def _branch(part: str, *, where: Sequence[ColumnElement], group: Sequence[ColumnElement] = (),
+            from_=None, **columns: ColumnElement) -> Select:
+    """One SELECT with every column of COLUMNS, in order: those given, else NULL / 0."""
+    exprs = []
+    for name in COLUMNS:
+        if name == "part":
+            exprs.append(literal_column(f"'{part}'").label(name))
+        elif name in columns:
+            exprs.append(columns[name].label(name))
+        elif name in NUMBERS:
+            exprs.append(literal_column("0").label(name))
+        else:
+            exprs.append(null().label(name))
+    query = select(*exprs)
+    if from_ is not None:
+        query = query.select_from(from_)
+    return query.where(*where).group_by(*group)
+
+
+def _in_period(column: ColumnElement, period: Period) -> ColumnElement:
+    return and_(column >= period.start, column < period.end)
+
+
+def _attributed_orders(period: Period) -> list[ColumnElement]:
+    return [
+        orders.c.attribution_state == "attributed",
+        orders.c.status != CANCELLED,
+        _in_period(orders.c.ordered_at, period),
+    ]
+
+
+def _metric_union(
+    dialect: str,
+    click_where: list[ColumnElement],
+    order_where: list[ColumnElement],
+    click_keys: Sequence[ColumnElement],
+    order_keys: Sequence[ColumnElement],
+) -> CompoundSelect:
+    """Per-key (one or two key columns) and total clicks, orders and revenue, as one statement.
+    Keys are computed in a derived table so that GROUP BY names a plain column on both engines."""
+    key_names = ("key", "key2")[: len(click_keys)]
+    click_rows = select(
+        *(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.kind, clicks.c.visitor_hash
+    ).where(*click_where).subquery("c")
+    order_rows = select(
+        *(k.label(n) for k, n in zip(order_keys, key_names)),
+        orders.c.currency, orders.c.amount_minor, orders.c.refunded_minor,
+    ).where(*order_where).subquery("o")
+    ck = [click_rows.c[n] for n in key_names]
+    ok = [order_rows.c[n] for n in key_names]
+    keyed_c = dict(zip(key_names, ck))
+    keyed_o = dict(zip(key_names, ok))
+    return union_all(
+        _branch("c", where=[], group=ck, from_=click_rows, **keyed_c, **_click_counts(dialect, click_rows)),
+        _branch("C", where=click_where, from_=clicks, **_click_counts(dialect)),
+        _branch("n", where=[], group=ok, from_=order_rows, **keyed_o, orders=func.count()),
+        _branch("N", where=order_where, from_=orders, orders=func.count()),
+        _branch("o", where=[], group=[*ok, order_rows.c.currency], from_=order_rows, **keyed_o,
+                currency=order_rows.c.currency, revenue_minor=_net_revenue(order_rows)),
+        _branch("O", where=order_where, group=[orders.c.currency], from_=orders,
+                currency=orders.c.currency, revenue_minor=_net_revenue()),
+    )
+
+
+def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect: str) -> CompoundSelect:
+    if group_by == "day":
+        click_key, order_key = day_bucket(clicks.c.occurred_at, period, dialect), day_bucket(orders.c.ordered_at, period, dialect)
+    else:
+        column = {"channel": "channel", "link": "link_id", "app": "app"}[group_by]
+        click_key, order_key = clicks.c[column], orders.c[column]
+    return _metric_union(
+        dialect,
+        [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
+        [orders.c.campaign_id == campaign_id, *_attributed_orders(period)],
+        [click_key],
+        [order_key],
+    )
+
+
+def overview(period: Period, dialect: str) -> CompoundSelect:
+    return _metric_union(
+        dialect,
+        [clicks.c.campaign_id.is_not(None), _in_period(clicks.c.occurred_at, period)],
+        [orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
+        [clicks.c.campaign_id],
+        [orders.c.campaign_id],
+    )
+
+
+def forwarding(campaign_id: int | None, period: Period, dialect: str) -> CompoundSelect:
+    """Declared channel × detected app. Orders too, by the channel and app of their click."""
+    click_where = [_in_period(clicks.c.occurred_at, period)]
+    order_where = _attributed_orders(period)
+    if campaign_id is not None:
+        click_where.append(clicks.c.campaign_id == campaign_id)
+        order_where.append(orders.c.campaign_id == campaign_id)
+    return _metric_union(dialect, click_where, order_where, [clicks.c.channel, clicks.c.app], [orders.c.channel, orders.c.app])
+
+
+def unattributed(period: Period) -> CompoundSelect:
+    """Per order source: orders no method credited (with their revenue), orders still pending,
+    and all orders of the period (cancelled ones left out everywhere)."""
+    base = [orders.c.status != CANCELLED, _in_period(orders.c.ordered_at, period)]
+    lost = orders.c.attribution_state == "unattributed"
+    counts = {
+        "orders": func.count(case((lost, 1))),
+        "pending": func.count(case((orders.c.attribution_state == "pending", 1))),
+        "all_orders": func.count(),
+    }
+    return union_all(
+        _branch("n", where=base, group=[orders.c.source_id], key=orders.c.source_id, **counts),
+        _branch("N", where=base, **counts, from_=orders),
+        _branch("o", where=[*base, lost], group=[orders.c.source_id, orders.c.currency],
+                key=orders.c.source_id, currency=orders.c.currency, revenue_minor=_net_revenue()),
+        _branch("O", where=[*base, lost], group=[orders.c.currency], currency=orders.c.currency,
+                revenue_minor=_net_revenue()),
+    )

@@ -1,0 +1,70 @@
+"""Response shapes of the reports (API.md: Reports). Money is a decimal string per currency."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Numbers(BaseModel):
+    clicks: int = Field(description="Hits of kind `click` (people).")
+    unique_visitors: int = Field(description="Distinct visitors among the clicks.")
+    previews: int = Field(description="Link previews fetched by chat apps: the link was shared.")
+    bots: int
+    orders: int = Field(description="Attributed orders, cancelled ones excluded.")
+    revenue: dict[str, str] = Field(description="Net of refunds, per currency, exact decimal strings.")
+    conversion_rate: float | None = Field(description="orders / unique_visitors; null without visitors.")
+    revenue_per_click: dict[str, str] = Field(description="revenue / clicks per currency; {} without clicks.")
+
+
+class _Key(BaseModel):
+    key: str | int | None = Field(description="Channel, link id, app (null: none detected), local date, campaign id.")
+
+
+class Row(Numbers, _Key):  # (fields of the last base come first: the key leads)
+    model_config = ConfigDict(extra="allow")  # labels: a link's code and channel, a campaign's name
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    tz: str
+    rows: list[Row]
+    totals: Numbers
+
+
+class ForwardingRow(Numbers):
+    channel: str | None = Field(description="The link's declared channel.")
+    app: str | None = Field(description="The app the request came from; null when none was detected.")
+    forwarded: bool = Field(description="Opened in (or previewed by) another app than the link was made for.")
+
+
+class ForwardingReport(BaseModel):
+    campaign_id: int | None
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    tz: str
+    rows: list[ForwardingRow]
+    totals: Numbers
+
+
+class UnattributedNumbers(BaseModel):
+    orders: int = Field(description="Orders no attribution method credited.")
+    pending: int = Field(description="Orders still waiting for their click.")
+    all_orders: int = Field(description="Every order of the source in the period.")
+    revenue: dict[str, str] = Field(description="Net revenue of the unattributed orders, per currency.")
+
+
+class UnattributedRow(UnattributedNumbers):
+    key: int = Field(description="Order source id.")
+    name: str | None
+    platform: str | None
+
+
+class UnattributedReport(BaseModel):
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    tz: str
+    rows: list[UnattributedRow]
+    totals: UnattributedNumbers

@@ -1,0 +1,192 @@
+"""Reports: run each report's one aggregate statement and shape its rows (no HTTP here).
+
+Every number comes from the database (queries.py); Python only files the aggregated rows under
+their key, formats money and divides for the ratios. Labels (link codes, campaign and source
+names) come from a plain lookup, so that links, channels, campaigns and days without activity
+still get a row of zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import CompoundSelect
+
+from clicktrail.conversions.models import OrderSource
+from clicktrail.errors import NotFound
+from clicktrail.links.models import Campaign, Link
+from clicktrail.links.service import LinkContext
+from clicktrail.money import format_minor, minor_units, to_decimal
+from clicktrail.reports import queries
+from clicktrail.reports.period import Period, PeriodError, as_date
+from clicktrail.reports.queries import GroupBy
+
+CLICK_METRICS = ("clicks", "unique_visitors", "previews", "bots", "orders")
+RATE_PLACES = 6
+
+
+@dataclass
+class Metrics:
+    clicks: int = 0
+    unique_visitors: int = 0
+    previews: int = 0
+    bots: int = 0
+    orders: int = 0
+    pending: int = 0
+    all_orders: int = 0
+    revenue: dict[str, int] = field(default_factory=dict)  # currency → net minor units
+
+    def add(self, part: str, row: Any) -> None:
+        if part in ("c", "C"):
+            self.clicks, self.unique_visitors = int(row.clicks), int(row.unique_visitors)
+            self.previews, self.bots = int(row.previews), int(row.bots)
+        elif part in ("n", "N"):
+            self.orders, self.pending, self.all_orders = int(row.orders), int(row.pending), int(row.all_orders)
+        else:
+            self.revenue[row.currency] = int(row.revenue_minor or 0)
+
+    def click_numbers(self) -> dict[str, Any]:
+        """The numbers of one row of a click report, as the API shows them."""
+        return {
+            "clicks": self.clicks,
+            "unique_visitors": self.unique_visitors,
+            "previews": self.previews,
+            "bots": self.bots,
+            "orders": self.orders,
+            "revenue": self.revenue_out(),
+            "conversion_rate": round(self.orders / self.unique_visitors, RATE_PLACES) if self.unique_visitors else None,
+            "revenue_per_click": {
+                currency: per_click(minor, currency, self.clicks) for currency, minor in sorted(self.revenue.items())
+            } if self.clicks else {},
+        }
+
+    def revenue_out(self) -> dict[str, str]:
+        return {currency: format_minor(minor, currency) for currency, minor in sorted(self.revenue.items())}
+
+
+def per_click(minor: int, currency: str, clicks: int) -> str:
+    """Revenue / clicks, with two more places than the currency has (EUR 0.3333), half-even."""
+    places = minor_units(currency) + 2
+    return f"{(to_decimal(minor, currency) / clicks).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN):f}"
+
+
+@dataclass
+class Aggregates:
+    rows: dict[Any, Metrics]
+    totals: Metrics
+
+    def row(self, key: Any) -> Metrics:
+        return self.rows.setdefault(key, Metrics())
+
+
+async def _aggregate(session: AsyncSession, statement: CompoundSelect, key_of=lambda row: row.key) -> Aggregates:
+    try:
+        result = (await session.execute(statement)).all()
+    except DBAPIError as exc:  # PostgreSQL's zone database may lack a name Python knows
+        if "time zone" in str(exc.orig).lower():
+            raise PeriodError("tz", "time zone unknown to the database") from None
+        raise
+    aggregates = Aggregates({}, Metrics())
+    for row in result:
+        target = aggregates.totals if row.part.isupper() else aggregates.row(key_of(row))
+        target.add(row.part.lower(), row)
+    return aggregates
+
+
+def _sorted(keys: Iterable[Any]) -> list[Any]:
+    return sorted(keys, key=lambda k: (k is None, k))
+
+
+def period_out(period: Period) -> dict[str, str]:
+    return {"from": period.start.isoformat(), "to": period.end.isoformat(), "tz": period.tz_name}
+
+
+async def campaign_report(
+    session: AsyncSession, ctx: LinkContext, campaign_id: int, group_by: GroupBy, period: Period
+) -> dict[str, Any]:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign not found")
+    dialect = session.bind.dialect.name
+    key_of = (lambda row: as_date(row.key)) if group_by == "day" else (lambda row: row.key)
+    data = await _aggregate(session, queries.campaign_report(campaign_id, group_by, period, dialect), key_of)
+
+    labels: dict[Any, dict[str, Any]] = {}
+    if group_by in ("link", "channel"):
+        links = (await session.scalars(select(Link).where(Link.campaign_id == campaign_id))).all()
+        for link in links:
+            if group_by == "link":
+                labels[link.id] = {"code": ctx.code_of(link), "channel": link.channel, "referrer": link.referrer}
+            data.row(link.id if group_by == "link" else link.channel)
+    elif group_by == "day":
+        for day in period.local_days():
+            data.row(day.isoformat())
+    if group_by == "link":  # a link moved to another campaign can still carry this one's orders
+        missing = [k for k in data.rows if k is not None and k not in labels]
+        if missing:
+            for link in (await session.scalars(select(Link).where(Link.id.in_(missing)))).all():
+                labels[link.id] = {"code": ctx.code_of(link), "channel": link.channel, "referrer": link.referrer}
+
+    rows = []
+    for key in _sorted(data.rows):
+        extra = labels.get(key, {"code": None, "channel": None, "referrer": None}) if group_by == "link" else {}
+        rows.append({"key": key, **extra, **data.rows[key].click_numbers()})
+    return {
+        "campaign": {"id": campaign.id, "name": campaign.name, "slug": campaign.slug},
+        "group_by": group_by,
+        **period_out(period),
+        "rows": rows,
+        "totals": data.totals.click_numbers(),
+    }
+
+
+async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
+    data = await _aggregate(session, queries.overview(period, session.bind.dialect.name))
+    names = {c.id: (c.name, c.slug) for c in (await session.execute(select(Campaign.id, Campaign.name, Campaign.slug))).all()}
+    for campaign_id in names:
+        data.row(campaign_id)
+    rows = []
+    for key in _sorted(data.rows):
+        name, slug = names.get(key, (None, None))
+        rows.append({"key": key, "name": name, "slug": slug, **data.rows[key].click_numbers()})
+    return {**period_out(period), "rows": rows, "totals": data.totals.click_numbers()}
+
+
+async def forwarding(session: AsyncSession, campaign_id: int | None, period: Period) -> dict[str, Any]:
+    if campaign_id is not None and await session.get(Campaign, campaign_id) is None:
+        raise NotFound("campaign not found")
+    data = await _aggregate(session, queries.forwarding(campaign_id, period, session.bind.dialect.name), lambda row: (row.key, row.key2))
+    rows = []
+    for channel, app in sorted(data.rows, key=lambda k: (k[0] is None, k[0] or "", k[1] is None, k[1] or "")):
+        rows.append({
+            "channel": channel,
+            "app": app,
+            "forwarded": app is not None and channel is not None and app != channel,
+            **data.rows[(channel, app)].click_numbers(),
+        })
+    return {"campaign_id": campaign_id, **period_out(period), "rows": rows, "totals": data.totals.click_numbers()}
+
+
+def _unattributed_numbers(m: Metrics) -> dict[str, Any]:
+    return {"orders": m.orders, "pending": m.pending, "all_orders": m.all_orders, "revenue": m.revenue_out()}
+
+
+async def unattributed(session: AsyncSession, period: Period) -> dict[str, Any]:
+    data = await _aggregate(session, queries.unattributed(period))
+    sources = {
+        s.id: (s.name, s.platform)
+        for s in (await session.execute(select(OrderSource.id, OrderSource.name, OrderSource.platform))).all()
+    }
+    for source_id in sources:
+        data.row(source_id)
+    rows = []
+    for key in _sorted(data.rows):
+        name, platform = sources.get(key, (None, None))
+        rows.append({"key": key, "name": name, "platform": platform, **_unattributed_numbers(data.rows[key])})
+    return {**period_out(period), "rows": rows, "totals": _unattributed_numbers(data.totals)}
