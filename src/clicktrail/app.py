@@ -24,6 +24,7 @@ from clicktrail.reports.router import router as reports_router
 from clicktrail.redirect.invalidation import Listener
 from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
+from clicktrail.web.router import install as install_web
 
 log = logging.getLogger("clicktrail")
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.link_context = LinkContext.from_settings(settings)
     install_error_handlers(app)
+    install_web(app, settings)  # the marketers' web app: pages, static files, session cookie
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

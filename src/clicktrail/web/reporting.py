@@ -1,0 +1,78 @@
+"""The numbers of the pages, from the reports service (the same numbers as the API and CSV)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clicktrail.links.service import LinkContext
+from clicktrail.reports import service as reports
+from clicktrail.reports.period import Period, PeriodError, parse_period
+from clicktrail.web.charts import ACCENT, Bar, bar_chart, daily_chart
+from clicktrail.web.format import channel_name, money, number
+
+__all__ = ["Period", "PeriodError", "parse_period", "overview", "campaign_numbers", "CampaignNumbers"]
+
+ZERO: dict[str, Any] = {"clicks": 0, "unique_visitors": 0, "previews": 0, "bots": 0, "orders": 0,
+                        "revenue": {}, "conversion_rate": None, "revenue_per_click": {}}
+
+
+async def overview(session: AsyncSession, period: Period) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    report = await reports.overview(session, period)
+    return {row["key"]: row for row in report["rows"] if row["key"] is not None}, report["totals"]
+
+
+@dataclass
+class CampaignNumbers:
+    totals: dict[str, Any]
+    by_link: dict[int, dict[str, Any]]
+    daily: Any = None
+    revenue_chart: Any = None
+    apps_chart: Any = None
+    matrix_apps: list[str | None] = field(default_factory=list)
+    matrix: list[tuple[str, list[dict[str, Any] | None]]] = field(default_factory=list)
+    has_revenue: bool = False
+
+
+async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period) -> CampaignNumbers:
+    by_link = await reports.campaign_report(session, ctx, campaign_id, "link", period)
+    by_day = await reports.campaign_report(session, ctx, campaign_id, "day", period)
+    by_channel = await reports.campaign_report(session, ctx, campaign_id, "channel", period)
+    by_app = await reports.campaign_report(session, ctx, campaign_id, "app", period)
+    forwarding = await reports.forwarding(session, campaign_id, period)
+    totals = by_link["totals"]
+    numbers = CampaignNumbers(totals=totals, by_link={r["key"]: r for r in by_link["rows"] if r["key"] is not None})
+
+    days = by_day["rows"]
+    if totals["clicks"] or totals["orders"]:
+        numbers.daily = daily_chart([r["key"] for r in days], [r["clicks"] for r in days], [r["orders"] for r in days])
+
+    currencies = sorted(totals["revenue"])
+    if currencies:
+        numbers.has_revenue = True
+        # One bar per channel and currency: amounts in different currencies are never added up.
+        bars = [
+            Bar(channel_name(r["key"]) + (f" ({c})" if len(currencies) > 1 else ""), float(r["revenue"][c]), money(r["revenue"][c], c))
+            for r in by_channel["rows"] for c in currencies if float(r["revenue"].get(c, 0) or 0) > 0
+        ]
+        numbers.revenue_chart = bar_chart(bars, title="Revenue per channel", color=ACCENT) if bars else None
+
+    app_bars = [Bar(channel_name(r["key"]), r["clicks"], number(r["clicks"])) for r in by_app["rows"] if r["clicks"]]
+    numbers.apps_chart = bar_chart(app_bars, title="Clicks per detected app") if app_bars else None
+
+    rows = [r for r in forwarding["rows"] if r["clicks"] or r["previews"] or r["orders"]]
+    apps = sorted({r["app"] for r in rows}, key=lambda a: (a is None, a or ""))
+    cells: dict[str, dict[str | None, dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault(r["channel"] or "other", {})[r["app"]] = r
+    numbers.matrix_apps = apps
+    numbers.matrix = [(channel, [cells[channel].get(app) for app in apps]) for channel in sorted(cells)]
+    return numbers
+
+
+async def report_for_csv(session: AsyncSession, ctx: LinkContext, campaign_id: int, kind: str, period: Period) -> dict[str, Any]:
+    if kind == "forwarding":
+        return await reports.forwarding(session, campaign_id, period)
+    return await reports.campaign_report(session, ctx, campaign_id, kind, period)  # type: ignore[arg-type]

@@ -1,0 +1,567 @@
+"""The marketers' web app: pages and form posts (HTML only; the logic lives in the services).
+
+Every page is a real route, so its single-segment path ("/login", "/setup", "/settings") is never
+taken for a short code by the front door. Forms post back to the page's own path; a refused form
+is shown again with the message beside its field, what was typed kept, and nothing stored (the
+session is rolled back). Success redirects (303) so a reload never posts twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import UploadFile
+
+from clicktrail.auth import service as auth
+from clicktrail.auth.models import ApiKey, User
+from clicktrail.clicks.models import Click
+from clicktrail.db import SessionDep, utcnow
+from clicktrail.errors import Conflict, Invalid, NotFound
+from clicktrail.links import service as links
+from clicktrail.links.models import Campaign, Link
+from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkUpdate, ReferralCreate
+from clicktrail.redirect.cache import links_changed
+from clicktrail.reports.export import to_csv
+from clicktrail.settings import Settings
+from clicktrail.vocabulary import CHANNELS
+from clicktrail.web import reporting, sources
+from clicktrail.web.format import channel_name
+from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
+from clicktrail.web.qr import MEDIA_TYPES, render_qr
+from clicktrail.web.session import (
+    CsrfRefused, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, record_failure,
+    record_success, safe_next, sign_in, sign_out, signed_in_user, wait_before_next_try,
+)
+from clicktrail.web.templating import HERE, flash, render
+
+router = APIRouter(include_in_schema=False)
+
+CSV_REPORTS = {"channel": "by channel", "link": "by link", "app": "by app", "day": "by day", "forwarding": "forwarding"}
+NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate"]
+_DUMMY_HASH = auth.hash_password("timing-equaliser-not-a-password")
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Mount the web app: its routes, static files, the session cookie and its error pages."""
+    # Each route goes on the app itself, not through include_router: the short-link front door
+    # knows only the app's own single-segment paths (/login, /setup, /settings), and would
+    # otherwise take them for codes.
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods), name=route.name,
+                          include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    add_session_middleware(app, settings)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(login_path(exc.next_path), 303)
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf(request: Request, _exc: CsrfRefused) -> Response:
+        return render(request, "error.html", 403, title="This form has expired",
+                      message="The page was open too long or came from elsewhere. Go back, reload it and try again.")
+
+
+def _ctx(request: Request) -> links.LinkContext:
+    return request.app.state.link_context
+
+
+async def _changed(request: Request, session: SessionDep, *changed: Link) -> None:
+    ctx = _ctx(request)
+    await links_changed(session, request.app.state.link_cache, [(l.id, ctx.code_of(l)) for l in changed])
+
+
+async def _rollback(session: SessionDep, user: User) -> None:
+    """Store nothing of a refused form; the signed-in user stays usable for the page."""
+    await session.rollback()
+    await session.refresh(user)
+
+
+def _not_found(request: Request, user: User, what: str) -> Response:
+    return render(request, "error.html", 404, user=user, title=f"{what} not found",
+                  message=f"This {what.lower()} does not exist (any more).")
+
+
+# --- signing in -------------------------------------------------------------------------------
+
+@router.get("/login")
+async def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
+    if not await auth.count_users(session):
+        return RedirectResponse("/setup", 303)
+    if await signed_in_user(request, session):
+        return RedirectResponse(safe_next(next), 303)
+    return render(request, "login.html", values={"next": safe_next(next)})
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep) -> Response:
+    form = await checked_form(request)
+    email, password = auth.normalise_email(text(form, "email")), str(form.get("password") or "")
+    values = {"email": email, "next": safe_next(text(form, "next"))}
+    errors: Errors = {}
+    if not email:
+        errors["email"] = "Enter your email address."
+    if not password:
+        errors["password"] = "Enter your password."
+    if errors:
+        return render(request, "login.html", 422, errors=errors, values=values)
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is not None and (wait := wait_before_next_try(user)):
+        return render(request, "login.html", 429, values=values, errors={
+            "form": f"Too many wrong passwords for this account. Wait {wait} second{'s' * (wait != 1)} and try again."
+        })
+    if user is None:
+        auth.verify_password(_DUMMY_HASH, password)  # the same time whether or not the account exists
+    elif auth.verify_password(user.password_hash, password):
+        record_success(user)
+        sign_in(request, user)
+        return RedirectResponse(values["next"], 303)
+    else:
+        record_failure(user)
+    return render(request, "login.html", 401, values=values,
+                  errors={"password": "Wrong email or password. Check both and try again."})
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    sign_out(request)
+    flash(request, "You are signed out.")
+    return RedirectResponse("/login", 303)
+
+
+@router.get("/setup")
+async def setup_page(request: Request, session: SessionDep) -> Response:
+    if await auth.count_users(session):
+        return RedirectResponse("/login", 303)
+    return render(request, "setup.html")
+
+
+@router.post("/setup")
+async def setup(request: Request, session: SessionDep) -> Response:
+    form = await checked_form(request)
+    if await auth.count_users(session):  # only while no account exists, ever
+        return RedirectResponse("/login", 303)
+    email, password = text(form, "email"), str(form.get("password") or "")
+    errors = _account_errors(email, password, str(form.get("password_again") or ""))
+    if not errors:
+        user = await auth.create_user(session, email, password, is_admin=True)
+        sign_in(request, user)
+        flash(request, "Welcome! Your admin account is ready. Start with a campaign.")
+        return RedirectResponse("/", 303)
+    return render(request, "setup.html", 422, errors=errors, values={"email": email})
+
+
+def _account_errors(email: str, password: str, again: str | None) -> Errors:
+    errors: Errors = {}
+    email = auth.normalise_email(email)
+    if "@" not in email or len(email) > 320 or " " in email:
+        errors["email"] = "Enter a valid email address."
+    if len(password) < 8:
+        errors["password"] = "Use at least 8 characters."
+    elif again is not None and again != password:
+        errors["password_again"] = "The two passwords differ."
+    return errors
+
+
+# --- home and campaigns -------------------------------------------------------------------------
+
+@router.get("/")
+async def home(request: Request, session: SessionDep, user: UserDep) -> Response:
+    period = reporting.parse_period(None, None, "UTC")
+    campaigns = await links.list_campaigns(session, 500, None)
+    numbers, totals = await reporting.overview(session, period)
+    channels = await links.links_of_campaigns(session, [c.id for c in campaigns])
+    rows = [
+        {"campaign": c, "numbers": numbers.get(c.id, reporting.ZERO),
+         "channels": sorted({l.channel for l in channels[c.id] if l.referrer is None})}
+        for c in campaigns
+    ]
+    return render(request, "home.html", user=user, rows=rows, totals=totals)
+
+
+@router.get("/campaigns/new")
+async def new_campaign_page(request: Request, user: UserDep) -> Response:
+    return render(request, "campaign_new.html", user=user, values={"channels": []})
+
+
+@router.post("/campaigns/new")
+async def new_campaign(request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    values: dict[str, Any] = {
+        "name": text(form, "name"), "destination_url": text(form, "destination_url"),
+        "channels": [c for c in form.getlist("channels") if isinstance(c, str)], "utm_medium": optional(form, "utm_medium"),
+    }
+    errors: Errors = {}
+    if not values["channels"]:
+        errors["channels"] = "Pick at least one channel: each gets its own short link."
+    try:
+        data = CampaignCreate(**values)
+    except ValidationError as exc:
+        errors = {**field_errors(exc), **errors}
+    if not errors:
+        try:
+            campaign, made = await links.create_campaign(session, _ctx(request), data)
+        except Invalid as exc:
+            errors = invalid_error(exc)
+        except Conflict as exc:
+            errors = {"name": str(exc)}
+    if errors:
+        await _rollback(session, user)
+        return render(request, "campaign_new.html", 422, user=user, errors=errors, values=values)
+    await _changed(request, session, *made)
+    flash(request, f"“{campaign.name}” is ready: {len(made)} short link{'s' * (len(made) != 1)} to share.")
+    return RedirectResponse(f"/campaigns/{campaign.id}", 303)
+
+
+async def _campaign_page(request: Request, session: SessionDep, user: User, campaign_id: int, status: int = 200,
+                         **extra: Any) -> Response:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        return _not_found(request, user, "Campaign")
+    q = request.query_params
+    period_errors: Errors = {}
+    try:
+        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, "UTC")
+    except reporting.PeriodError as exc:
+        period_errors[exc.field] = str(exc)[:1].upper() + str(exc)[1:]
+        period = reporting.parse_period(None, None, "UTC")
+    ctx = _ctx(request)
+    all_links = (await links.links_of_campaigns(session, [campaign.id]))[campaign.id]
+    numbers = await reporting.campaign_numbers(session, ctx, campaign.id, period)
+    days = period.local_days()
+    range_query = f"from={days[0].isoformat()}&to={days[-1].isoformat()}"
+    link_rows = [{"link": l, "out": ctx.out(l), "numbers": numbers.by_link.get(l.id, reporting.ZERO),
+                  "state": _state(l)} for l in all_links]
+    return render(
+        request, "campaign.html", status, user=user, campaign=campaign, numbers=numbers,
+        channel_links=[r for r in link_rows if r["link"].referrer is None],
+        referral_links=[r for r in link_rows if r["link"].referrer is not None],
+        period_from=days[0].isoformat(), period_to=days[-1].isoformat(), period_days=len(days),
+        period_errors=period_errors, range_query=range_query, csv_reports=CSV_REPORTS,
+        presets=_presets(),
+        **extra,
+    )
+
+
+def _presets() -> list[tuple[str, str]]:
+    today = datetime.now(timezone.utc).date()
+    return [(label, f"from={(today - timedelta(days=n - 1)).isoformat()}&to={today.isoformat()}")
+            for n, label in ((7, "7 days"), (30, "30 days"), (90, "90 days"))]
+
+
+def _state(link: Link) -> str | None:
+    if link.disabled:
+        return "Disabled"
+    if link.expires_at is not None and link.expires_at <= utcnow():
+        return "Expired"
+    if link.max_clicks is not None and link.click_count >= link.max_clicks:
+        return "Used up"
+    return None
+
+
+@router.get("/campaigns/{campaign_id}")
+async def campaign_page(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    return await _campaign_page(request, session, user, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/links")
+async def add_link(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    values = {"channel": text(form, "channel"), "slug": optional(form, "slug"),
+              "destination_url": optional(form, "destination_url")}
+    errors: Errors = {}
+    try:
+        data = LinkCreate(campaign_id=campaign_id, **values)
+        link = await links.create_link(session, _ctx(request), data)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+    except Invalid as exc:
+        errors = invalid_error(exc)
+    except Conflict as exc:
+        errors = {"slug": str(exc)[:1].upper() + str(exc)[1:] + "."}
+    except NotFound:
+        return _not_found(request, user, "Campaign")
+    if errors:
+        await _rollback(session, user)
+        return await _campaign_page(request, session, user, campaign_id, 422, link_errors=errors, link_values=values,
+                                    open_form="link")
+    await _changed(request, session, link)
+    flash(request, f"Added a {channel_name(link.channel)} link.")
+    return RedirectResponse(f"/campaigns/{campaign_id}#links", 303)
+
+
+@router.post("/campaigns/{campaign_id}/referrals")
+async def add_referrals(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    upload = form.get("file")
+    pasted = text(form, "rows")
+    if isinstance(upload, UploadFile) and upload.filename:
+        raw = await upload.read(2_000_000)
+        pasted = raw.decode("utf-8", "replace")
+    values = {"referrer": text(form, "referrer"), "coupon_code": optional(form, "coupon_code"),
+              "channel": text(form, "channel") or "other", "rows": text(form, "rows")}
+    errors: Errors = {}
+    rows: list[dict[str, Any]] = []
+    if pasted:
+        parsed, problem = parse_referral_csv(pasted)
+        if problem:
+            errors["rows"] = problem
+        rows = [{**r, "channel": values["channel"]} for r in parsed]
+    elif values["referrer"]:
+        rows = [{"referrer": values["referrer"], "coupon_code": values["coupon_code"], "channel": values["channel"]}]
+    else:
+        errors["referrer"] = "Enter who shares the link, or paste/upload a CSV of referrer,coupon_code."
+    made: list[Link] = []
+    if not errors:
+        try:
+            data = [ReferralCreate(**r) for r in rows]
+            made = await links.create_referrals(session, _ctx(request), campaign_id, data)
+        except ValidationError as exc:
+            errors = field_errors(exc, "")
+            if pasted:
+                errors = {"rows": "A row is not valid: " + "; ".join(errors.values())}
+        except (Conflict, IntegrityError) as exc:
+            message = str(exc) if isinstance(exc, Conflict) else "A coupon code is already used in this campaign"
+            errors = {"rows" if pasted else "coupon_code": message[:1].upper() + message[1:] + "."}
+        except NotFound:
+            return _not_found(request, user, "Campaign")
+    if errors:
+        await _rollback(session, user)
+        return await _campaign_page(request, session, user, campaign_id, 422, referral_errors=errors,
+                                    referral_values=values, open_form="referral")
+    await _changed(request, session, *made)
+    flash(request, f"Made {len(made):,} referral link{'s' * (len(made) != 1)}.")
+    return RedirectResponse(f"/campaigns/{campaign_id}#referrals", 303)
+
+
+@router.get("/campaigns/{campaign_id}/export")
+async def export_csv(campaign_id: int, request: Request, session: SessionDep, user: UserDep,
+                     report: str = "channel") -> Response:
+    if report not in CSV_REPORTS or await session.get(Campaign, campaign_id) is None:
+        return _not_found(request, user, "Report")
+    q = request.query_params
+    try:
+        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, "UTC")
+    except reporting.PeriodError:
+        period = reporting.parse_period(None, None, "UTC")
+    data = await reporting.report_for_csv(session, _ctx(request), campaign_id, report, period)
+    if report == "forwarding":
+        columns = ["channel", "app", "forwarded", *NUMBER_COLUMNS]
+    else:
+        columns = ["key", *(["code", "channel", "referrer"] if report == "link" else []), *NUMBER_COLUMNS]
+    days = period.local_days()
+    name = f"clicktrail-campaign-{campaign_id}-{report}-{days[0].isoformat()}-to-{days[-1].isoformat()}.csv"
+    return Response(to_csv(data, columns), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+
+
+# --- links ----------------------------------------------------------------------------------------
+
+def _link_values(link: Link) -> dict[str, Any]:
+    values: dict[str, Any] = {f: getattr(link, f) or "" for f in ("destination_url", *links.UTM_FIELDS)}
+    values["expires_at"] = link.expires_at.strftime("%Y-%m-%dT%H:%M") if link.expires_at else ""
+    values["max_clicks"] = str(link.max_clicks) if link.max_clicks else ""
+    return values
+
+
+async def _link_page(request: Request, session: SessionDep, user: User, link: Link, status: int = 200,
+                     **extra: Any) -> Response:
+    clicks = (await session.scalars(
+        select(Click).where(Click.link_id == link.id).order_by(Click.click_id.desc()).limit(50)
+    )).all()
+    kinds = dict((await session.execute(
+        select(Click.kind, func.count()).where(Click.link_id == link.id).group_by(Click.kind)
+    )).all())
+    campaign = await session.get(Campaign, link.campaign_id) if link.campaign_id else None
+    extra.setdefault("values", _link_values(link))
+    return render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
+                  kinds=kinds, campaign=campaign, state=_state(link), **extra)
+
+
+@router.get("/links/{link_id}")
+async def link_page(link_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    link = await session.get(Link, link_id)
+    if link is None:
+        return _not_found(request, user, "Link")
+    return await _link_page(request, session, user, link)
+
+
+@router.post("/links/{link_id}")
+async def edit_link(link_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    link = await session.get(Link, link_id)
+    if link is None:
+        return _not_found(request, user, "Link")
+    values = {f: text(form, f) for f in ("destination_url", *links.UTM_FIELDS, "expires_at", "max_clicks")}
+    errors: Errors = {}
+    changes: dict[str, Any] = {f: values[f] or None for f in ("destination_url", *links.UTM_FIELDS)}
+    if not values["destination_url"]:
+        errors["destination_url"] = "A link needs a destination URL."
+    if values["expires_at"]:
+        try:
+            changes["expires_at"] = datetime.fromisoformat(values["expires_at"]).replace(tzinfo=timezone.utc)
+        except ValueError:
+            errors["expires_at"] = "Enter a date and time, like 2030-12-31T23:59."
+    else:
+        changes["expires_at"] = None
+    if values["max_clicks"]:
+        if not values["max_clicks"].isdigit() or int(values["max_clicks"]) < 1:
+            errors["max_clicks"] = "Enter a whole number of at least 1, or leave it empty for no limit."
+        else:
+            changes["max_clicks"] = int(values["max_clicks"])
+    else:
+        changes["max_clicks"] = None
+    if not errors:
+        try:
+            await links.update_link(session, _ctx(request), link_id, LinkUpdate(**changes))
+        except ValidationError as exc:
+            errors = field_errors(exc)
+        except Invalid as exc:
+            errors = invalid_error(exc)
+    if errors:
+        await _rollback(session, user)
+        link = await session.get(Link, link_id)
+        return await _link_page(request, session, user, link, 422, errors=errors, values=values)  # type: ignore[arg-type]
+    await _changed(request, session, link)
+    flash(request, "Saved. The short link sends people to the new settings from now on.")
+    return RedirectResponse(f"/links/{link_id}", 303)
+
+
+@router.post("/links/{link_id}/toggle")
+async def toggle_link(link_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    await checked_form(request)
+    link = await session.get(Link, link_id)
+    if link is None:
+        return _not_found(request, user, "Link")
+    await links.update_link(session, _ctx(request), link_id, LinkUpdate(disabled=not link.disabled))
+    await _changed(request, session, link)
+    flash(request, "Link disabled: it answers “gone” (410) now." if link.disabled else "Link enabled again.")
+    return RedirectResponse(f"/links/{link_id}", 303)
+
+
+@router.get("/links/{link_id}/qr.{kind}")
+async def link_qr(link_id: int, kind: str, request: Request, session: SessionDep, user: UserDep,
+                  download: bool = False) -> Response:
+    link = await session.get(Link, link_id)
+    if link is None or kind not in MEDIA_TYPES:
+        return _not_found(request, user, "QR code")
+    out = _ctx(request).out(link)
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="clicktrail-{out.code}.{kind}"'
+    return Response(render_qr(out.short_url, kind), media_type=MEDIA_TYPES[kind], headers=headers)
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+async def _settings_page(request: Request, session: SessionDep, user: User, status: int = 200, **extra: Any) -> Response:
+    keys = (await session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc()))).all()
+    users = (await session.scalars(select(User).order_by(User.email))).all() if user.is_admin else []
+    return render(request, "settings.html", status, user=user, keys=keys, users=users,
+                  sources=await sources.list_sources(session, request), platforms=sources.PLATFORMS, platform_names=dict(sources.PLATFORMS),
+                  sources_ready=sources.READY, **extra)
+
+
+@router.get("/settings")
+async def settings_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    return await _settings_page(request, session, user)
+
+
+@router.post("/settings/keys")
+async def create_key(request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    name = text(form, "name")
+    if not name or len(name) > 100:
+        return await _settings_page(request, session, user, 422, key_errors={
+            "name": "Name the key after where it is used, e.g. “shop backend” (at most 100 characters)."
+        }, key_values={"name": name})
+    key, plain = await auth.create_api_key(session, name, user.id)
+    return await _settings_page(request, session, user, new_key=(key, plain))
+
+
+@router.post("/settings/keys/{key_id}/revoke")
+async def revoke_key(key_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    await checked_form(request)
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        return _not_found(request, user, "API key")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        flash(request, f"Revoked the key “{key.name}”: it stops working now.")
+    return RedirectResponse("/settings#keys", 303)
+
+
+def _admin_only(request: Request, user: User) -> Response | None:
+    if user.is_admin:
+        return None
+    return render(request, "error.html", 403, user=user, title="Admins only",
+                  message="Only an admin can add or remove users.")
+
+
+@router.post("/settings/users")
+async def add_user(request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    if (refused := _admin_only(request, user)) is not None:
+        return refused
+    email, password = text(form, "email"), str(form.get("password") or "")
+    is_admin = form.get("is_admin") == "on"
+    errors = _account_errors(email, password, None)
+    if not errors:
+        try:
+            await auth.create_user(session, email, password, is_admin=is_admin)
+        except auth.EmailTaken:
+            errors = {"email": "There is already an account with this email."}
+    if errors:
+        await _rollback(session, user)
+        return await _settings_page(request, session, user, 422, user_errors=errors,
+                                    user_values={"email": email, "is_admin": is_admin})
+    flash(request, f"Added {auth.normalise_email(email)}. Send them the password another way.")
+    return RedirectResponse("/settings#users", 303)
+
+
+@router.post("/settings/users/{user_id}/delete")
+async def remove_user(user_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    await checked_form(request)
+    if (refused := _admin_only(request, user)) is not None:
+        return refused
+    target = await session.get(User, user_id)
+    if target is None:
+        return _not_found(request, user, "User")
+    if target.id == user.id:
+        flash(request, "You cannot remove your own account.", "error")
+    else:
+        await session.delete(target)
+        flash(request, f"Removed {target.email}.")
+    return RedirectResponse("/settings#users", 303)
+
+
+@router.post("/settings/sources")
+async def create_source(request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    values = {"name": text(form, "name"), "platform": text(form, "platform")}
+    values["secret"] = text(form, "secret")
+    errors, revealed = await sources.create_source(session, request, values)
+    if errors:
+        await _rollback(session, user)
+        values.pop("secret")
+        return await _settings_page(request, session, user, 422, source_errors=errors, source_values=values)
+    return await _settings_page(request, session, user, revealed=revealed)
+
+
+@router.post("/settings/sources/{source_id}/rotate")
+async def rotate_source(source_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    await checked_form(request)
+    revealed = await sources.rotate_secret(session, request, source_id)
+    if revealed is None:
+        return _not_found(request, user, "Order source")
+    return await _settings_page(request, session, user, revealed=revealed)

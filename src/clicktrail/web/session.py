@@ -1,0 +1,140 @@
+"""Web sign-in: the signed session cookie, CSRF tokens, the signed-in user, login slowdown.
+
+The session is Starlette's SessionMiddleware: a cookie signed with itsdangerous (HMAC with the
+installation's secret key), HttpOnly, SameSite=Lax, Secure when the base URL is https. It holds
+the user id, a fingerprint of the password hash (changing the password signs every session out)
+and the CSRF token. Every POST form carries that token; it is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.middleware.sessions import SessionMiddleware
+
+from clicktrail.auth.models import User
+from clicktrail.db import SessionDep, utcnow
+from clicktrail.settings import Settings
+
+COOKIE_NAME = "ct_session"
+SESSION_DAYS = 14
+CSRF_FIELD = "csrf_token"
+
+# Failed sign-ins in a row that are free; after that each one doubles the wait, up to 15 minutes.
+FREE_FAILURES = 3
+MAX_WAIT = timedelta(minutes=15)
+
+
+class SignInRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+def add_session_middleware(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key + ":web-session",
+        session_cookie=COOKIE_NAME,
+        max_age=SESSION_DAYS * 24 * 3600,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, once its CSRF token matches the session's (else CsrfRefused)."""
+    form = await request.form(max_files=2, max_fields=200)
+    sent, expected = form.get(CSRF_FIELD), request.session.get("csrf")
+    if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
+        sent.encode(), expected.encode()
+    ):
+        raise CsrfRefused()
+    return form
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def sign_in(request: Request, user: User) -> None:
+    """A fresh session (new CSRF token too): nothing from before sign-in carries over."""
+    request.session.clear()
+    request.session.update({"uid": user.id, "fp": _fingerprint(user)})
+    csrf_token(request)
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def safe_next(path: str | None) -> str:
+    """Only a path on this site, never //elsewhere or a scheme."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path or "\n" in path:
+        return "/"
+    return path
+
+
+async def signed_in_user(request: Request, session: AsyncSession) -> User | None:
+    uid = request.session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    user = await session.get(User, uid)
+    if user is None or not hmac.compare_digest(str(request.session.get("fp", "")), _fingerprint(user)):
+        request.session.pop("uid", None)
+        return None
+    return user
+
+
+async def require_user(request: Request, session: SessionDep) -> User:
+    user = await signed_in_user(request, session)
+    if user is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(path if request.method == "GET" else "/")
+    return user
+
+
+UserDep = Annotated[User, Depends(require_user)]
+
+
+def wait_before_next_try(user: User) -> int:
+    """Seconds this account must wait before a password is checked again (0: go ahead)."""
+    extra = user.failed_logins - FREE_FAILURES
+    if extra < 0 or user.last_failed_login_at is None:
+        return 0
+    wait = min(timedelta(seconds=2 ** min(extra, 20)), MAX_WAIT)
+    left = user.last_failed_login_at + wait - utcnow()
+    return max(0, int(left.total_seconds() + 0.999))
+
+
+def record_failure(user: User) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    user.last_failed_login_at = utcnow()
+
+
+def record_success(user: User) -> None:
+    user.failed_logins = 0
+    user.last_failed_login_at = None
+
+
+def login_path(next_path: str) -> str:
+    return "/login" if next_path == "/" else f"/login?next={quote(next_path, safe='/')}"

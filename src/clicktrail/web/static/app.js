@@ -1,0 +1,64 @@
+// Clicktrail: the little JavaScript the pages use. Everything works without it, only less smoothly.
+(function () {
+  "use strict";
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "offscreen";
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand("copy") ? resolve() : reject(); } catch (e) { reject(e); }
+      document.body.removeChild(area);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (button) {
+      var label = button.textContent;
+      copyText(button.getAttribute("data-copy")).then(function () {
+        button.textContent = "Copied ✓";
+        button.classList.add("copied");
+      }, function () {
+        button.textContent = "Press Ctrl+C";
+      });
+      setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 1600);
+      return;
+    }
+    var qr = event.target.closest("[data-qr]");
+    var dialog = document.getElementById("qr-dialog");
+    if (qr && dialog && typeof dialog.showModal === "function") {
+      event.preventDefault();
+      document.getElementById("qr-dialog-img").src = qr.getAttribute("data-qr");
+      document.getElementById("qr-dialog-title").textContent = qr.getAttribute("data-qr-title");
+      document.getElementById("qr-dialog-svg").href = qr.getAttribute("data-qr-svg");
+      document.getElementById("qr-dialog-png").href = qr.getAttribute("data-qr-png");
+      dialog.showModal();
+      return;
+    }
+    if (event.target.closest("[data-close]")) {
+      event.target.closest("dialog").close();
+    }
+  });
+
+  // Click on the backdrop closes the QR dialog.
+  document.addEventListener("click", function (event) {
+    if (event.target.tagName === "DIALOG") { event.target.close(); }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+})();
+
+// Day charts scroll sideways on a phone: start at the latest days.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll(".chart-scroll").forEach(function (box) { box.scrollLeft = box.scrollWidth; });
+});

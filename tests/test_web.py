@@ -1,0 +1,466 @@
+"""The web app without a browser: sign-in, setup, CSRF, and every form refusing bad input with
+the message beside the field while storing nothing (both engines)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from clicktrail.auth import service as auth
+from clicktrail.auth.models import ApiKey, User
+from clicktrail.conversions.models import OrderSource
+from clicktrail.db import utcnow
+from clicktrail.links.models import Campaign, Link
+
+PASSWORD = "correct horse battery"
+SHOP = "https://shop.example/summer"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def error_beside(html: str, field_id: str) -> str:
+    """The message shown under the input with this id (aria-describedby points at it)."""
+    match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">([^<]+)</p>', html)
+    assert match, f"no error beside {field_id}"
+    assert f'id="{field_id}"' in html
+    return html_lib.unescape(match.group(1))
+
+
+async def count(app, model) -> int:
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)))
+
+
+async def make_user(app, email: str = "ana@shop.example", is_admin: bool = True) -> None:
+    async with app.state.sessionmaker() as session:
+        await auth.create_user(session, email, PASSWORD, is_admin=is_admin)
+        await session.commit()
+
+
+async def sign_in(client: httpx.AsyncClient, email: str = "ana@shop.example", password: str = PASSWORD) -> httpx.Response:
+    page = await client.get("/login")
+    return await client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)})
+
+
+@pytest.fixture
+async def web(app, client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client signed in as an admin."""
+    await make_user(app)
+    response = await sign_in(client)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    return client
+
+
+async def form_page(client: httpx.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+# --- signed out --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/", "/campaigns/new", "/campaigns/1", "/links/1", "/links/1/qr.svg",
+                                  "/settings", "/campaigns/1/export?report=day"])
+async def test_pages_redirect_to_sign_in_when_signed_out(app, client: httpx.AsyncClient, path: str) -> None:
+    await make_user(app)
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    assert (await client.get(response.headers["location"])).status_code == 200
+
+
+async def test_sign_in_page_and_posts_when_signed_out(app, client: httpx.AsyncClient) -> None:
+    await make_user(app)
+    login = await client.get("/login")
+    assert login.status_code == 200 and "Sign in" in login.text
+    for path in ("/campaigns/new", "/settings/keys", "/settings/users", "/links/1"):
+        response = await client.post(path, data={"csrf_token": csrf_of(login.text)})
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert (await client.get("/setup")).headers["location"] == "/login"  # setup only while no user exists
+
+
+async def test_sign_in_keeps_where_you_were_going(app, client: httpx.AsyncClient) -> None:
+    await make_user(app)
+    first = await client.get("/settings")
+    assert first.headers["location"] == "/login?next=/settings"
+    page = await client.get(first.headers["location"])
+    response = await client.post("/login", data={
+        "email": "ANA@shop.example ", "password": PASSWORD, "csrf_token": csrf_of(page.text), "next": "/settings"})
+    assert response.headers["location"] == "/settings"
+    assert (await client.get("/settings")).status_code == 200
+    # A "next" that leaves the site is ignored.
+    assert (await client.get("/login?next=//evil.example")).headers["location"] == "/"
+
+
+async def test_session_cookie_is_signed_httponly_lax(app, client: httpx.AsyncClient) -> None:
+    await make_user(app)
+    response = await sign_in(client)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("ct_session=") and "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    assert "secure" not in cookie.lower()  # http base URL; https turns Secure on
+    # A tampered cookie is no session.
+    value = client.cookies["ct_session"]
+    client.cookies.set("ct_session", value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"), domain="ct.test")
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_secure_cookie_behind_https(settings, tmp_path) -> None:
+    from clicktrail.app import asgi_app, create_app
+
+    secure = settings.model_copy(update={"base_url": "https://go.shop.example"})
+    application = create_app(secure)
+    async with application.router.lifespan_context(application):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(application)),
+                                     base_url="https://go.shop.example") as c:
+            await make_user(application)
+            response = await sign_in(c)
+            assert "secure" in response.headers["set-cookie"].lower()
+
+
+async def test_wrong_password_is_told_and_slowed_down(app, client: httpx.AsyncClient) -> None:
+    await make_user(app)
+    wrong = await sign_in(client, password="nope-nope")
+    assert wrong.status_code == 401
+    assert error_beside(wrong.text, "password").startswith("Wrong email or password")
+    assert 'value="ana@shop.example"' in wrong.text  # the email is kept
+    unknown = await sign_in(client, email="who@shop.example", password="nope-nope")
+    assert unknown.status_code == 401 and "Wrong email or password" in unknown.text
+    for _ in range(3):
+        await sign_in(client, password="nope-nope")
+    # Failures in a row: even the right password waits now.
+    slowed = await sign_in(client)
+    assert slowed.status_code == 429 and "Too many wrong passwords" in slowed.text
+    async with app.state.sessionmaker() as session:
+        user = await session.scalar(select(User))
+        assert user.failed_logins >= 3  # tries made while waiting are refused, not counted
+        user.last_failed_login_at = utcnow() - timedelta(minutes=20)
+        await session.commit()
+    assert (await sign_in(client)).status_code == 303
+    async with app.state.sessionmaker() as session:
+        assert (await session.scalar(select(User))).failed_logins == 0
+
+
+async def test_sign_out_ends_the_session(web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/")
+    response = await web.post("/logout", data={"csrf_token": token})
+    assert response.headers["location"] == "/login"
+    assert (await web.get("/")).status_code == 303
+
+
+async def test_setup_page_only_while_no_user_exists(app, client: httpx.AsyncClient) -> None:
+    assert (await client.get("/")).headers["location"] == "/login"
+    assert (await client.get("/login")).headers["location"] == "/setup"
+    token = await form_page(client, "/setup")
+    bad = await client.post("/setup", data={"email": "not-an-email", "password": "short", "password_again": "short",
+                                             "csrf_token": token})
+    assert bad.status_code == 422
+    assert error_beside(bad.text, "email") == "Enter a valid email address."
+    assert error_beside(bad.text, "password") == "Use at least 8 characters."
+    assert 'value="not-an-email"' in bad.text
+    mismatch = await client.post("/setup", data={"email": "boss@shop.example", "password": PASSWORD,
+                                                  "password_again": PASSWORD + "x", "csrf_token": token})
+    assert error_beside(mismatch.text, "password_again") == "The two passwords differ."
+    assert await count(app, User) == 0
+    ok = await client.post("/setup", data={"email": "boss@shop.example", "password": PASSWORD,
+                                            "password_again": PASSWORD, "csrf_token": token})
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    assert (await client.get("/")).status_code == 200  # signed in as the new admin
+    async with app.state.sessionmaker() as session:
+        user = await session.scalar(select(User))
+        assert user.email == "boss@shop.example" and user.is_admin
+    # Gone once used, and a second post makes nothing (signing in made a new CSRF token).
+    assert (await client.get("/setup")).headers["location"] == "/login"
+    token = csrf_of((await client.get("/")).text)
+    again = await client.post("/setup", data={"email": "x@shop.example", "password": PASSWORD,
+                                               "password_again": PASSWORD, "csrf_token": token})
+    assert again.status_code == 303 and await count(app, User) == 1
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/campaigns/new", "/settings/keys", "/settings/users", "/settings/sources", "/logout"])
+async def test_post_without_csrf_token_is_refused(app, web: httpx.AsyncClient, path: str) -> None:
+    body = {"name": "Sale", "destination_url": SHOP, "channels": "whatsapp", "email": "x@shop.example",
+            "password": PASSWORD, "platform": "generic"}
+    for token in (None, "forged-token-" + "x" * 40):
+        data = body if token is None else {**body, "csrf_token": token}
+        response = await web.post(path, data=data)
+        assert response.status_code == 403
+        assert "This form has expired" in response.text
+    assert await count(app, Campaign) == 0 and await count(app, ApiKey) == 0
+    assert await count(app, User) == 1 and await count(app, OrderSource) == 0
+    assert (await web.get("/")).status_code == 200  # still signed in
+
+
+async def test_login_without_csrf_token_is_refused(app, client: httpx.AsyncClient) -> None:
+    await make_user(app)
+    await client.get("/login")
+    response = await client.post("/login", data={"email": "ana@shop.example", "password": PASSWORD})
+    assert response.status_code == 403
+    assert (await client.get("/")).status_code == 303
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+async def test_home_shows_an_empty_state_then_campaigns(web: httpx.AsyncClient) -> None:
+    home = await web.get("/")
+    assert "No campaigns yet" in home.text and 'href="/campaigns/new"' in home.text
+    token = csrf_of(home.text)
+    made = await web.post("/campaigns/new", data={
+        "name": "Summer Sale", "destination_url": SHOP, "channels": ["whatsapp", "messenger", "email"],
+        "utm_medium": "", "csrf_token": token})
+    assert made.status_code == 303
+    page = await web.get(made.headers["location"])
+    assert page.status_code == 200
+    assert "“Summer Sale” is ready: 3 short links to share." in page.text
+    assert page.text.count('class="qr-thumb"') == 3
+    for channel in ("WhatsApp", "Messenger", "Email"):
+        assert f'aria-label="Copy the {channel} link"' in page.text
+    home = await web.get("/")
+    assert "Summer Sale" in home.text and "No campaigns yet" not in home.text
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"name": "", "destination_url": SHOP, "channels": ["whatsapp"]}, "name", "This is required."),
+        ({"name": "Sale", "destination_url": "ftp://shop.example/x", "channels": ["whatsapp"]}, "destination_url", None),
+        ({"name": "Sale", "destination_url": "https://user:pw@shop.example/", "channels": ["sms"]}, "destination_url", None),
+        ({"name": "Sale", "destination_url": SHOP, "channels": []}, "channels", "Pick at least one channel: each gets its own short link."),
+        ({"name": "Sale", "destination_url": SHOP, "channels": ["carrier-pigeon"]}, "channels", "Pick channels from the list."),
+        ({"name": "Sale", "destination_url": SHOP, "channels": ["sms"], "utm_medium": "x" * 300}, "utm_medium", None),
+    ],
+)
+async def test_campaign_form_refuses_bad_input_beside_the_field(app, web: httpx.AsyncClient, form, field, message) -> None:
+    token = await form_page(web, "/campaigns/new")
+    response = await web.post("/campaigns/new", data={**form, "csrf_token": token})
+    assert response.status_code == 422
+    shown = error_beside(response.text, field)
+    if message:
+        assert shown == message
+    if form["name"]:
+        assert f'value="{form["name"]}"' in response.text  # what was typed is kept
+    for channel in form["channels"]:
+        if channel == "sms":
+            assert 'value="sms" checked' in response.text
+    assert await count(app, Campaign) == 0 and await count(app, Link) == 0
+
+
+async def _campaign(web: httpx.AsyncClient, channels=("whatsapp", "telegram")) -> int:
+    token = await form_page(web, "/campaigns/new")
+    made = await web.post("/campaigns/new", data={"name": "Summer Sale", "destination_url": SHOP,
+                                                  "channels": list(channels), "csrf_token": token})
+    assert made.status_code == 303, made.text
+    return int(made.headers["location"].rsplit("/", 1)[1])
+
+
+async def test_add_link_form(app, web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    token = await form_page(web, f"/campaigns/{cid}")
+    for data, field, message in [
+        ({"channel": "fax"}, "link-channel", "Pick one from the list."),
+        ({"channel": "sms", "slug": "login"}, "link-slug", "'login' is reserved"),
+        ({"channel": "sms", "destination_url": "javascript:alert(1)"}, "link-destination_url", None),
+    ]:
+        response = await web.post(f"/campaigns/{cid}/links", data={**data, "csrf_token": token})
+        assert response.status_code == 422
+        shown = error_beside(response.text, field)
+        assert message is None or message.lower() in shown.lower()
+        assert 'id="add-link" open' in response.text
+    assert await count(app, Link) == 2
+    ok = await web.post(f"/campaigns/{cid}/links", data={"channel": "sms", "slug": "summer-sms", "csrf_token": token})
+    assert ok.status_code == 303
+    taken = await web.post(f"/campaigns/{cid}/links", data={"channel": "sms", "slug": "summer-sms", "csrf_token": token})
+    assert taken.status_code == 422 and "taken" in error_beside(taken.text, "link-slug")
+    assert await count(app, Link) == 3
+    assert "http://ct.test/summer-sms" in (await web.get(f"/campaigns/{cid}")).text
+
+
+async def test_referral_forms_one_and_csv(app, web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    token = await form_page(web, f"/campaigns/{cid}")
+    url = f"/campaigns/{cid}/referrals"
+    empty = await web.post(url, data={"csrf_token": token})
+    assert empty.status_code == 422 and "Enter who shares the link" in error_beside(empty.text, "ref-referrer")
+    one = await web.post(url, data={"referrer": "Ana", "coupon_code": "ana10", "csrf_token": token})
+    assert one.status_code == 303
+    clash = await web.post(url, data={"referrer": "Bo", "coupon_code": "ANA10", "csrf_token": token})
+    assert clash.status_code == 422 and "ANA10" in error_beside(clash.text, "ref-coupon_code")
+    bad_csv = await web.post(url, data={"rows": "Bo,BO10\nCy,CY10,extra", "csrf_token": token})
+    assert bad_csv.status_code == 422
+    assert error_beside(bad_csv.text, "ref-rows").startswith("Line 2: expected referrer,coupon_code")
+    assert "Bo,BO10" in bad_csv.text  # the pasted rows are kept
+    dup_csv = await web.post(url, data={"rows": "Bo,BO10\nCy,ANA10", "csrf_token": token})
+    assert dup_csv.status_code == 422 and "ANA10" in error_beside(dup_csv.text, "ref-rows")
+    assert await count(app, Link) == 3  # all or nothing: no Bo
+    pasted = await web.post(url, data={"rows": "referrer,coupon_code\nBo,BO10\nCy,\n", "csrf_token": token})
+    assert pasted.status_code == 303
+    uploaded = await web.post(url, data={"csrf_token": token, "channel": "instagram"},
+                              files={"file": ("refs.csv", b"Di,DI10\r\nEd,ED10\r\n", "text/csv")})
+    assert uploaded.status_code == 303
+    page = (await web.get(f"/campaigns/{cid}")).text
+    assert "Made 2 referral links." in page
+    for code in ("ANA10", "BO10", "DI10", "ED10"):
+        assert f"<code>{code}</code>" in page
+    async with app.state.sessionmaker() as session:
+        channels = (await session.scalars(select(Link.channel).where(Link.referrer.in_(["Di", "Ed"])))).all()
+    assert set(channels) == {"instagram"}
+
+
+async def test_link_page_edit_and_disable(app, web: httpx.AsyncClient) -> None:
+    await _campaign(web)
+    async with app.state.sessionmaker() as session:
+        link = await session.scalar(select(Link).order_by(Link.id))
+    page = await web.get(f"/links/{link.id}")
+    assert page.status_code == 200 and "No clicks yet" in page.text
+    token = csrf_of(page.text)
+    base = {"destination_url": SHOP, "utm_source": "whatsapp", "utm_medium": "social", "utm_campaign": "summer-sale",
+            "utm_content": "", "utm_term": "", "expires_at": "", "max_clicks": "", "csrf_token": token}
+    for change, field, message in [
+        ({"destination_url": ""}, "destination_url", "A link needs a destination URL."),
+        ({"destination_url": "http://"}, "destination_url", None),
+        ({"max_clicks": "0"}, "max_clicks", "Enter a whole number of at least 1, or leave it empty for no limit."),
+        ({"max_clicks": "ten"}, "max_clicks", None),
+        ({"expires_at": "next tuesday"}, "expires_at", None),
+        ({"utm_term": "x" * 300}, "utm_term", None),
+    ]:
+        response = await web.post(f"/links/{link.id}", data={**base, **change})
+        assert response.status_code == 422, change
+        shown = error_beside(response.text, field)
+        assert message is None or shown == message
+    async with app.state.sessionmaker() as session:
+        unchanged = await session.get(Link, link.id)
+        assert (unchanged.destination_url, unchanged.max_clicks, unchanged.utm_content) == (SHOP, None, link.utm_content)
+    ok = await web.post(f"/links/{link.id}", data={**base, "destination_url": SHOP + "?x=1", "max_clicks": "1,000".replace(",", ""),
+                                                   "expires_at": "2030-01-02T03:04"})
+    assert ok.status_code == 303
+    async with app.state.sessionmaker() as session:
+        saved = await session.get(Link, link.id)
+        assert saved.destination_url == SHOP + "?x=1" and saved.max_clicks == 1000 and saved.utm_content is None
+        assert saved.expires_at.isoformat() == "2030-01-02T03:04:00+00:00"
+    off = await web.post(f"/links/{link.id}/toggle", data={"csrf_token": token})
+    assert off.status_code == 303
+    assert (await web.get(f"/{link.utm_content}")).status_code == 410
+    page = await web.get(f"/links/{link.id}")
+    assert "Enable link" in page.text and "Disabled" in page.text
+    await web.post(f"/links/{link.id}/toggle", data={"csrf_token": token})
+    assert (await web.get(f"/{link.utm_content}")).status_code == 302
+    assert (await web.get("/links/99999")).status_code == 404
+
+
+async def test_qr_codes_and_csv(app, web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    async with app.state.sessionmaker() as session:
+        link = await session.scalar(select(Link).order_by(Link.id))
+    svg = await web.get(f"/links/{link.id}/qr.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    png = await web.get(f"/links/{link.id}/qr.png?download=1")
+    assert png.content.startswith(b"\x89PNG") and "attachment" in png.headers["content-disposition"]
+    for report in ("channel", "link", "app", "day", "forwarding"):
+        response = await web.get(f"/campaigns/{cid}/export?report={report}")
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+    by_channel = (await web.get(f"/campaigns/{cid}/export?report=channel")).text.splitlines()
+    assert by_channel[0].startswith("key,clicks,unique_visitors")
+    assert {line.split(",")[0] for line in by_channel[1:]} == {"whatsapp", "telegram"}
+
+
+async def test_campaign_page_date_range(web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    ok = await web.get(f"/campaigns/{cid}?from=2026-01-01&to=2026-01-07")
+    assert ok.status_code == 200 and 'value="2026-01-07"' in ok.text
+    bad = await web.get(f"/campaigns/{cid}?from=2026-02-01&to=2026-01-07")
+    assert bad.status_code == 200 and "Showing the last 30 days." in bad.text
+    assert (await web.get("/campaigns/424242")).status_code == 404
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+async def test_api_keys_create_show_once_revoke(app, web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/settings")
+    bad = await web.post("/settings/keys", data={"name": "", "csrf_token": token})
+    assert bad.status_code == 422 and error_beside(bad.text, "key-name").startswith("Name the key")
+    assert await count(app, ApiKey) == 0
+    made = await web.post("/settings/keys", data={"name": "shop backend", "csrf_token": token})
+    plain = re.search(r'<code id="new-key">([^<]+)</code>', made.text).group(1)
+    assert plain.startswith("ct_")
+    api = await web.get("/api/campaigns", headers={"Authorization": f"Bearer {plain}"})
+    assert api.status_code == 200
+    listed = await web.get("/settings")
+    assert plain not in listed.text and "shop backend" in listed.text
+    async with app.state.sessionmaker() as session:
+        key_id = await session.scalar(select(ApiKey.id))
+    await web.post(f"/settings/keys/{key_id}/revoke", data={"csrf_token": token})
+    assert (await web.get("/api/campaigns", headers={"Authorization": f"Bearer {plain}"})).status_code == 401
+
+
+async def test_users_admin_only(app, web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/settings")
+    for data, field, message in [
+        ({"email": "nope", "password": PASSWORD}, "user-email", "Enter a valid email address."),
+        ({"email": "bo@shop.example", "password": "short"}, "user-password", "Use at least 8 characters."),
+        ({"email": "ANA@shop.example", "password": PASSWORD}, "user-email", "There is already an account with this email."),
+    ]:
+        response = await web.post("/settings/users", data={**data, "csrf_token": token})
+        assert response.status_code == 422
+        assert error_beside(response.text, field) == message
+    assert await count(app, User) == 1
+    assert (await web.post("/settings/users", data={"email": "bo@shop.example", "password": PASSWORD,
+                                                    "csrf_token": token})).status_code == 303
+    async with app.state.sessionmaker() as session:
+        bo = await session.scalar(select(User).where(User.email == "bo@shop.example"))
+        me = await session.scalar(select(User).where(User.email == "ana@shop.example"))
+    assert not bo.is_admin
+    assert (await web.post(f"/settings/users/{me.id}/delete", data={"csrf_token": token})).status_code == 303
+    assert await count(app, User) == 2  # not yourself
+
+    # Bo (a member) signs in elsewhere: no users section, and no user changes.
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://ct.test") as other:
+        assert (await sign_in(other, "bo@shop.example")).status_code == 303
+        page = await other.get("/settings")
+        assert 'id="users"' not in page.text
+        refused = await other.post("/settings/users", data={"email": "cy@shop.example", "password": PASSWORD,
+                                                             "csrf_token": csrf_of(page.text)})
+        assert refused.status_code == 403
+        refused = await other.post(f"/settings/users/{me.id}/delete", data={"csrf_token": csrf_of(page.text)})
+        assert refused.status_code == 403
+        assert await count(app, User) == 2
+        # Removing Bo ends Bo's session.
+        assert (await web.post(f"/settings/users/{bo.id}/delete", data={"csrf_token": token})).status_code == 303
+        assert (await other.get("/settings")).status_code == 303
+    assert await count(app, User) == 1
+
+
+async def test_order_sources_create_show_once_rotate(app, web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/settings")
+    for data, field in [({"name": "", "platform": "generic"}, "source-name"),
+                        ({"name": "Shop", "platform": "magento"}, "source-platform"),
+                        ({"name": "Shop", "platform": "shopify", "secret": "short"}, "source-secret")]:
+        response = await web.post("/settings/sources", data={**data, "csrf_token": token})
+        assert response.status_code == 422
+        error_beside(response.text, field)
+        if data["name"]:
+            assert 'value="Shop"' in response.text
+    assert await count(app, OrderSource) == 0
+    made = await web.post("/settings/sources", data={"name": "Main shop", "platform": "generic", "csrf_token": token})
+    assert made.status_code == 200
+    secret = re.search(r'<code id="revealed-secret">([^<]+)</code>', made.text).group(1)
+    url = re.search(r'<code id="revealed-webhook-url">([^<]+)</code>', made.text).group(1)
+    async with app.state.sessionmaker() as session:
+        source = await session.scalar(select(OrderSource))
+    assert source.secret == secret and url == f"http://ct.test/webhooks/{source.id}"
+    assert secret not in (await web.get("/settings")).text
+    rotated = await web.post(f"/settings/sources/{source.id}/rotate", data={"csrf_token": token})
+    new_secret = re.search(r'<code id="revealed-secret">([^<]+)</code>', rotated.text).group(1)
+    assert new_secret != secret
+    async with app.state.sessionmaker() as session:
+        assert (await session.get(OrderSource, source.id)).secret == new_secret
