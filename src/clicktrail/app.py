@@ -19,6 +19,10 @@ from clicktrail.links.router import router as links_router
 from clicktrail.clicks.recorder import Recorder
 from clicktrail.clicks.router import router as clicks_router
 from clicktrail.clicks.visitors import VisitorHasher
+from clicktrail.conversions.pending import PendingOrders
+from clicktrail.conversions.router import public_router as conversions_public_router
+from clicktrail.conversions.router import ct_js
+from clicktrail.conversions.router import router as conversions_router
 from clicktrail.redirect.cache import LinkCache
 from clicktrail.reports.router import router as reports_router
 from clicktrail.redirect.invalidation import Listener
@@ -49,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.visitors = VisitorHasher(settings.resolved_secret_key)
         listener = Listener(engine, cache) if engine.dialect.name == "postgresql" else None
         recorder.start()
+        app.state.pending_orders = PendingOrders.for_app(app)
+        app.state.pending_orders.start()
         if listener is not None:
             listener.start()
         try:
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
+            await app.state.pending_orders.stop()
             await recorder.stop()
             await engine.dispose()
 
@@ -81,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(links_router)
     app.include_router(clicks_router)
+    app.include_router(conversions_router)
+    app.include_router(conversions_public_router)
+    app.add_api_route("/ct.js", ct_js, methods=["GET"], include_in_schema=False)
     app.include_router(reports_router)
     return app
 

@@ -2,8 +2,8 @@
 
 from clicktrail.auth.models import ApiKey, User
 from clicktrail.clicks.models import Click, CustomerClick
-from clicktrail.conversions.models import Order, OrderSource
+from clicktrail.conversions.models import Order, OrderEvent, OrderSource
 from clicktrail.db import Base
 from clicktrail.links.models import Campaign, Link
 
-__all__ = ["ApiKey", "Base", "Campaign", "Click", "CustomerClick", "Link", "Order", "OrderSource", "User"]
+__all__ = ["ApiKey", "Base", "Campaign", "Click", "CustomerClick", "Link", "Order", "OrderEvent", "OrderSource", "User"]

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     pending_order_timeout: float = Field(
         3600.0, description="Seconds an order waits for its click before it is unattributed."
     )
+    pending_retry_interval: float = Field(
+        5.0, description="Seconds between retries of orders whose click is not written yet."
+    )
     log_level: str = Field("info")
 
     @field_validator("allowed_destination_hosts", mode="before")

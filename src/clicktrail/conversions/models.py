@@ -54,3 +54,22 @@ class Order(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     app: Mapped[str | None] = mapped_column(String(16))
     raw_payload: Mapped[str] = mapped_column(Text)
+
+
+class OrderEvent(Base):
+    """A delivery that changed a stored order, kept for audit: a refund (with the platform's refund
+    id, so a repeated refund delivery is stored, and counted, once) or an update."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        # NULL refund ids (updates) never collide; a refund id is applied to an order once.
+        UniqueConstraint("order_id", "refund_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    refund_id: Mapped[str | None] = mapped_column(String(255))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raw_payload: Mapped[str] = mapped_column(Text)

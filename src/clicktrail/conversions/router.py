@@ -1,0 +1,153 @@
+"""HTTP for orders: the API (sources, orders, identify; API key) and the public side (the
+signed webhooks, which authenticate by signature, and `/ct.js`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from clicktrail.auth.deps import require_api_key
+from clicktrail.conversions import service, shopjs
+from clicktrail.conversions.pending import conversion_context
+from clicktrail.conversions.platforms import NORMALISERS, BadPayload, Ignored, InvalidPayload, is_woocommerce_ping
+from clicktrail.conversions.schemas import (
+    Identify, OrderOut, OrderStatus, SecretRotate, SourceCreate, SourceOut, SourceWithSecret, WebhookAnswer,
+)
+from clicktrail.conversions.service import ConversionContext
+from clicktrail.conversions.signatures import BadSignature, verify
+from clicktrail.db import SessionDep
+from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+
+log = logging.getLogger("clicktrail.conversions")
+
+MAX_BODY = 1024 * 1024  # 1 MiB
+
+router = APIRouter(prefix="/api", tags=["orders"], dependencies=[Depends(require_api_key)])
+public_router = APIRouter(tags=["webhooks"])
+
+
+def _context(request: Request) -> ConversionContext:
+    return conversion_context(request.app)
+
+
+ContextDep = Annotated[ConversionContext, Depends(_context)]
+
+
+@router.post("/sources", status_code=201)
+async def create_source(data: SourceCreate, session: SessionDep, ctx: ContextDep) -> SourceWithSecret:
+    return await service.create_source(session, ctx, data.name, data.platform, data.secret)
+
+
+@router.get("/sources")
+async def list_sources(session: SessionDep, ctx: ContextDep, page: PageDep) -> Page[SourceOut]:
+    sources = await service.list_sources(session, ctx, page.limit, int_cursor(page))
+    more = len(sources) == page.limit
+    return Page(items=sources, next_cursor=encode_cursor(sources[-1].id) if more else None)
+
+
+@router.get("/sources/{source_id}")
+async def get_source(source_id: int, session: SessionDep, ctx: ContextDep) -> SourceOut:
+    return await service.source_out(session, ctx, source_id)
+
+
+@router.post("/sources/{source_id}/rotate-secret")
+async def rotate_secret(
+    source_id: int, session: SessionDep, ctx: ContextDep, data: Annotated[SecretRotate | None, Body()] = None
+) -> SourceWithSecret:
+    """A new random secret (or the one given, for Shopify and Stripe, which choose their own);
+    the old one stops working at once."""
+    return await service.rotate_secret(session, ctx, source_id, data.secret if data else None)
+
+
+@router.delete("/sources/{source_id}", status_code=204)
+async def delete_source(source_id: int, session: SessionDep) -> Response:
+    await service.delete_source(session, source_id)
+    return Response(status_code=204)
+
+
+@router.get("/orders")
+async def list_orders(
+    session: SessionDep,
+    page: PageDep,
+    source_id: int | None = None,
+    campaign_id: int | None = None,
+    status: OrderStatus | None = None,
+) -> Page[OrderOut]:
+    orders = await service.list_orders(
+        session, source_id=source_id, campaign_id=campaign_id, status=status, limit=page.limit,
+        before_id=int_cursor(page),
+    )
+    more = len(orders) == page.limit
+    return Page(items=[service.order_out(o) for o in orders], next_cursor=encode_cursor(orders[-1].id) if more else None)
+
+
+@router.get("/orders/{order_id}")
+async def get_order(order_id: int, session: SessionDep) -> OrderOut:
+    return service.order_out(await service.get_order(session, order_id))
+
+
+@router.post("/identify", status_code=204)
+async def identify(data: Identify, session: SessionDep, ctx: ContextDep) -> Response:
+    await service.identify(session, ctx, data.click_id, data.customer_ref)
+    return Response(status_code=204)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it passes 1 MiB (whatever Content-Length claims)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, detail="the body is larger than 1 MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, detail="the body is larger than 1 MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ignored(reason: str) -> JSONResponse:
+    return JSONResponse({"order_id": None, "status": "ignored", "attribution": None, "detail": reason})
+
+
+@public_router.post(
+    "/webhooks/{source_id}",
+    responses={401: {"description": "bad or missing signature"}, 404: {"description": "unknown source"},
+               413: {"description": "body over 1 MiB"}},
+    response_model=WebhookAnswer,
+)
+async def webhook(source_id: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
+    source = await service.webhook_source(session, int(source_id)) if source_id.isdigit() and len(source_id) < 12 else None
+    if source is None:
+        raise HTTPException(404, detail="order source not found")
+    body = await _read_body(request)
+    headers = request.headers
+    if source.platform == "woocommerce" and is_woocommerce_ping(body, headers):
+        return _ignored("WooCommerce webhook ping")
+    try:
+        verify(source.platform, source.secret, body, headers)
+    except BadSignature as exc:
+        raise HTTPException(401, detail=str(exc)) from None
+    try:
+        data = NORMALISERS[source.platform](body, headers, ctx.click_param)
+    except BadPayload as exc:
+        raise HTTPException(400, detail=str(exc)) from None
+    except InvalidPayload as exc:
+        raise HTTPException(422, detail=exc.errors) from None
+    if isinstance(data, Ignored):
+        return _ignored(data.reason)
+    order = await service.receive(session, ctx, source, data, body.decode("utf-8", errors="replace"))
+    return Response(service.webhook_answer(order).model_dump_json(), media_type="application/json")
+
+
+async def ct_js(ctx: ContextDep) -> Response:
+    """`GET /ct.js`. Registered on the app itself (app.py), not through a router: the short-link
+    front door only knows the app's own single-segment paths, and would take /ct.js for a code."""
+    return Response(
+        shopjs.script(ctx.click_param),
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )
