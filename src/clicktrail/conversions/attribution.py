@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.clicks.models import Click, CustomerClick
@@ -26,6 +26,7 @@ CLOCK_SKEW = timedelta(minutes=15)
 # Core columns (not ORM attributes): the lookup runs once per webhook, and Core compiles cheaper.
 _clicks = Click.__table__.c
 _CLICK_COLUMNS = (_clicks.click_id, _clicks.link_id, _clicks.campaign_id, _clicks.channel, _clicks.app, _clicks.occurred_at)
+_CLICK_BY_ID = select(*_CLICK_COLUMNS).where(_clicks.click_id == bindparam("click_id"))
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ async def attribute(
 ) -> Credit:
     stale_click = False
     if signals.click_id:
-        row = (await session.execute(select(*_CLICK_COLUMNS).where(_clicks.click_id == signals.click_id))).first()
+        # Straight on the connection: a Core lookup needs none of the ORM session's execution steps.
+        conn = await session.connection()
+        row = (await conn.execute(_CLICK_BY_ID, {"click_id": signals.click_id})).first()
         if row is None:
             if waiting:
                 return PENDING

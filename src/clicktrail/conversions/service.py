@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,11 +94,19 @@ async def get_source(session: AsyncSession, source_id: int) -> OrderSource:
     return source
 
 
+# Statements of the webhook path, built once: each delivery only binds its values.
+_sources = OrderSource.__table__
+_SOURCE_BY_ID = select(_sources.c.id, _sources.c.platform, _sources.c.secret).where(_sources.c.id == bindparam("id"))
+_orders = Order.__table__
+_INSERT_ORDER = {
+    name: dialect.insert(_orders).on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(_orders.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 async def webhook_source(session: AsyncSession, source_id: int) -> Any:
     """(id, platform, secret) of a source, or None: one light query per webhook."""
-    table = OrderSource.__table__
-    query = select(table.c.id, table.c.platform, table.c.secret).where(table.c.id == source_id)
-    return (await session.execute(query)).first()
+    return (await (await session.connection()).execute(_SOURCE_BY_ID, {"id": source_id})).first()
 
 
 async def source_out(session: AsyncSession, ctx: ConversionContext, source_id: int) -> SourceOut:
@@ -208,14 +216,9 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
     )
     credit = await attribution.attribute(session, ctx.codec, signals, ctx.window, waiting=True)
     values.update(credit.columns())
-    orders = Order.__table__  # a Core insert: no ORM bulk-insert machinery on the hot path
-    stmt = (
-        _insert(session)(orders)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-        .returning(orders.c.id)
-    )
-    order_id = (await session.execute(stmt)).scalar()
+    # A Core insert of a prebuilt statement: no ORM bulk-insert machinery on the hot path.
+    conn = await session.connection()
+    order_id = (await conn.execute(_INSERT_ORDER[conn.dialect.name], values)).scalar()
     if order_id is not None:
         await _add_refunds(session, order_id, data)
         return Order(id=order_id, **values)
