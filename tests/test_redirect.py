@@ -362,3 +362,24 @@ async def test_a_write_in_one_worker_invalidates_the_cache_of_another(settings) 
             await asyncio.sleep(0.05)
         else:
             pytest.fail("the other worker kept serving the old destination")
+
+
+async def test_the_apps_own_single_segment_paths_are_never_short_codes(app, client) -> None:
+    from fastapi import APIRouter
+
+    from clicktrail.redirect.route import ShortLinks
+
+    # Routes of included routers count too, however FastAPI stores them.
+    extra = APIRouter(prefix="/extra")
+    extra.add_api_route("/x", lambda: {"ok": True})
+    top = APIRouter()
+    top.add_api_route("/robots-test.txt", lambda: "ok")
+    top.include_router(extra)
+    app.include_router(top)
+    paths = ShortLinks(app)._app_paths()
+    assert {"/robots-test.txt", "/healthz", "/readyz", "/ct.js", "/login", "/docs"} <= paths
+    assert "/extra/x" not in paths  # two segments: never a code anyway
+    for path in ("/healthz", "/ct.js", "/login", "/openapi.json"):
+        response = await client.get(path)
+        assert response.status_code in (200, 303), path  # /login sends a new install to /setup
+        assert "Link not found" not in response.text

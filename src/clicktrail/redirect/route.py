@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI
@@ -28,6 +29,18 @@ from clicktrail.redirect.cache import LinkCache
 log = logging.getLogger("clicktrail.redirect")
 
 _COOKIE_PREFIX = f"{COOKIE_NAME}=".encode()
+
+
+def _route_paths(routes: list, prefix: str = "") -> Iterator[str]:
+    """Every path the app serves, including routes of included routers (which recent FastAPI
+    keeps inside an include wrapper rather than copying onto the app)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from _route_paths(included.routes, prefix + getattr(context, "prefix", ""))
+        elif (path := getattr(route, "path", None)) is not None:
+            yield prefix + path
 
 
 class ShortLinks:
@@ -53,8 +66,8 @@ class ShortLinks:
         # never short codes. Read from the routes once all are registered.
         if self._own_paths is None:
             self._own_paths = frozenset(
-                path for route in self._fastapi_app.routes
-                if (path := getattr(route, "path", "")).count("/") == 1 and "{" not in path
+                path for path in _route_paths(self._fastapi_app.routes)
+                if path.count("/") == 1 and "{" not in path
             )
         return self._own_paths
 
