@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.conversions import service, shopjs
@@ -101,11 +102,15 @@ async def _read_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise HTTPException(413, detail="the body is larger than 1 MiB")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, detail="the body is larger than 1 MiB")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HTTPException(413, detail="the body is larger than 1 MiB")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The sender gave up mid-body: nothing to store, and no traceback in the log for it.
+        raise HTTPException(400, detail="the request body was not received completely") from None
     return b"".join(chunks)
 
 
