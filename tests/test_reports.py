@@ -123,6 +123,8 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
             ("O8", s1, 1000, 0, "EUR", "paid", "attributed", "click_id", oth, "whatsapp", "03-28T13:00"),
             ("O10", s2, 100, 0, "EUR", "paid", "attributed", "click_id", tg, "telegram", "03-30T22:00"),
             ("O11", s2, 900, 0, "EUR", "paid", "unattributed", None, None, None, "04-05T10:00"),
+            # Not paid yet (authorised, on hold): no sale, so in no number of any report.
+            ("O12", s1, 7000, 0, "EUR", "pending", "attributed", "click_id", wa, "messenger", "03-29T09:00"),
         ]
         for ext, source, amount, refunded, cur, status, state, method, link, app_name, at in orders:
             session.add(Order(

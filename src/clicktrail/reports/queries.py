@@ -8,9 +8,10 @@ one person can click a WhatsApp and a Telegram link). Every branch returns the s
 What counts:
 - clicks `kind = 'click'`; unique visitors = distinct `visitor_hash` among those; previews and
   bots are the other kinds. A click belongs to the period by `occurred_at`.
-- orders: attributed (`attribution_state = 'attributed'`), not cancelled, by `ordered_at`.
-  Cancelled orders count neither as orders nor as revenue (the sale did not happen); refunded
-  ones still count as orders, with revenue net of refunds and never below zero.
+- orders: attributed (`attribution_state = 'attributed'`), not cancelled and not unpaid
+  (status `pending`: authorised, on hold, checkout not paid), by `ordered_at`. Those count
+  neither as orders nor as revenue until the shop says they are paid; refunded ones still
+  count as orders, with revenue net of refunds and never below zero.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "revenue_m
 COLUMNS = ("part", "key", "key2", "currency", *NUMBERS)
 
 CANCELLED = "cancelled"
+NOT_SALES = (CANCELLED, "pending")  # no sale (yet): the shop has not been paid
 
 
 def _net_revenue(rows=orders) -> ColumnElement:
@@ -81,7 +83,7 @@ def _in_period(column: ColumnElement, period: Period) -> ColumnElement:
 def _attributed_orders(period: Period) -> list[ColumnElement]:
     return [
         orders.c.attribution_state == "attributed",
-        orders.c.status != CANCELLED,
+        orders.c.status.not_in(NOT_SALES),
         _in_period(orders.c.ordered_at, period),
     ]
 
@@ -156,8 +158,8 @@ def forwarding(campaign_id: int | None, period: Period, dialect: str) -> Compoun
 
 def unattributed(period: Period) -> CompoundSelect:
     """Per order source: orders no method credited (with their revenue), orders still pending,
-    and all orders of the period (cancelled ones left out everywhere)."""
-    base = [orders.c.status != CANCELLED, _in_period(orders.c.ordered_at, period)]
+    and all orders of the period (cancelled and unpaid ones left out everywhere)."""
+    base = [orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)]
     lost = orders.c.attribution_state == "unattributed"
     counts = {
         "orders": func.count(case((lost, 1))),
