@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from clicktrail import migrate
 from clicktrail.app import asgi_app, create_app
 from clicktrail.auth import service as auth
+from clicktrail.clicks import recorder
 from clicktrail.models import Base
 from clicktrail.settings import Settings, async_database_url
 
@@ -197,3 +198,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("=", "database tests per engine")
     for line in lines:
         terminalreporter.write_line(line)
+
+
+def click_row(**values) -> tuple:
+    """A clicks row in the recorder's column order (what its batches hold), for
+    `app.state.recorder.write`: clicks written the way real ones are, roll-ups included."""
+    defaults = {"app": None, "device": "mobile", "os": None, "browser": None, "referrer_host": None,
+                "country": None, "user_agent": None, "is_qr": False}
+    return tuple({**defaults, **values}[c] for c in recorder.COLUMNS)

@@ -1,4 +1,5 @@
-"""The index the reports read clicks through (the clicks table itself belongs to clicks/).
+"""What the reports read besides clicks and orders: a covering index on clicks, and the click
+roll-ups the overview sums (kept by the recorder: rollups.py).
 
 Every report filters clicks by campaign and time and reads only kind, link, channel, app and
 visitor: with all of them in one index, PostgreSQL and SQLite answer from the index alone,
@@ -7,11 +8,30 @@ without visiting the table (at 10M clicks: 3.5x faster for one campaign's month)
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, SmallInteger
+from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.clicks.models import Click
+from clicktrail.db import Base, UTCDateTime
 
 CLICKS_REPORT_INDEX = Index(
     "ix_clicks_report_covering",
     Click.campaign_id, Click.occurred_at, Click.kind, Click.link_id, Click.channel, Click.app, Click.visitor_hash,
 )
+
+
+class ClickRollup(Base):
+    """One campaign's clicks in one UTC hour (hours = 1) or UTC day (hours = 24)."""
+
+    __tablename__ = "click_rollups"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    previews: Mapped[int] = mapped_column(Integer, default=0)
+    bots: Mapped[int] = mapped_column(Integer, default=0)
+    # HyperLogLog sketch (Apache DataSketches, compact form) of the people's visitor hashes.
+    visitors: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, LargeBinary, Select, and_, case, cast, distinct, func, literal_column, null, select, union_all
 from sqlalchemy.sql import CompoundSelect
 
 from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order
+from clicktrail.reports import rollups
 from clicktrail.reports.period import Period, day_bucket
 
 GroupBy = Literal["channel", "link", "app", "day"]
@@ -32,7 +33,7 @@ clicks = Click.__table__
 orders = Order.__table__
 
 NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "revenue_minor", "pending", "all_orders")
-COLUMNS = ("part", "key", "key2", "currency", *NUMBERS)
+COLUMNS = ("part", "key", "key2", "currency", *NUMBERS, "sketch")
 
 CANCELLED = "cancelled"
 NOT_SALES = (CANCELLED, "pending")  # no sale (yet): the shop has not been paid
@@ -68,6 +69,8 @@ def _branch(part: str, *, where: Sequence[ColumnElement], group: Sequence[Column
             exprs.append(columns[name].label(name))
         elif name in NUMBERS:
             exprs.append(literal_column("0").label(name))
+        elif name == "sketch":  # typed: PostgreSQL types a UNION pairwise, NULL alone is text
+            exprs.append(cast(null(), LargeBinary).label(name))
         else:
             exprs.append(null().label(name))
     query = select(*exprs)
@@ -88,6 +91,25 @@ def _attributed_orders(period: Period) -> list[ColumnElement]:
     ]
 
 
+def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement]) -> list[Select]:
+    """Per-key and total order counts and revenue per currency."""
+    key_names = ("key", "key2")[: len(order_keys)]
+    order_rows = select(
+        *(k.label(n) for k, n in zip(order_keys, key_names)),
+        orders.c.currency, orders.c.amount_minor, orders.c.refunded_minor,
+    ).where(*order_where).subquery("o")
+    ok = [order_rows.c[n] for n in key_names]
+    keyed_o = dict(zip(key_names, ok))
+    return [
+        _branch("n", where=[], group=ok, from_=order_rows, **keyed_o, orders=func.count()),
+        _branch("N", where=order_where, from_=orders, orders=func.count()),
+        _branch("o", where=[], group=[*ok, order_rows.c.currency], from_=order_rows, **keyed_o,
+                currency=order_rows.c.currency, revenue_minor=_net_revenue(order_rows)),
+        _branch("O", where=order_where, group=[orders.c.currency], from_=orders,
+                currency=orders.c.currency, revenue_minor=_net_revenue()),
+    ]
+
+
 def _metric_union(
     dialect: str,
     click_where: list[ColumnElement],
@@ -101,23 +123,12 @@ def _metric_union(
     click_rows = select(
         *(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.kind, clicks.c.visitor_hash
     ).where(*click_where).subquery("c")
-    order_rows = select(
-        *(k.label(n) for k, n in zip(order_keys, key_names)),
-        orders.c.currency, orders.c.amount_minor, orders.c.refunded_minor,
-    ).where(*order_where).subquery("o")
     ck = [click_rows.c[n] for n in key_names]
-    ok = [order_rows.c[n] for n in key_names]
     keyed_c = dict(zip(key_names, ck))
-    keyed_o = dict(zip(key_names, ok))
     return union_all(
         _branch("c", where=[], group=ck, from_=click_rows, **keyed_c, **_click_counts(dialect, click_rows)),
         _branch("C", where=click_where, from_=clicks, **_click_counts(dialect)),
-        _branch("n", where=[], group=ok, from_=order_rows, **keyed_o, orders=func.count()),
-        _branch("N", where=order_where, from_=orders, orders=func.count()),
-        _branch("o", where=[], group=[*ok, order_rows.c.currency], from_=order_rows, **keyed_o,
-                currency=order_rows.c.currency, revenue_minor=_net_revenue(order_rows)),
-        _branch("O", where=order_where, group=[orders.c.currency], from_=orders,
-                currency=orders.c.currency, revenue_minor=_net_revenue()),
+        *_order_branches(order_where, order_keys),
     )
 
 
@@ -136,13 +147,34 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
     )
 
 
-def overview(period: Period, dialect: str) -> CompoundSelect:
-    return _metric_union(
-        dialect,
-        [clicks.c.campaign_id.is_not(None), _in_period(clicks.c.occurred_at, period)],
-        [orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
-        [clicks.c.campaign_id],
-        [orders.c.campaign_id],
+def overview(period: Period) -> CompoundSelect:
+    """One row per campaign, from the click roll-ups (rollups.py) rather than the clicks: whole
+    UTC days and hours of the period from `click_rollups`, the minutes at its edges that no whole
+    hour covers from `clicks`. Counts are summed here. Unique visitors are not a sum: the visitor
+    sketches of the roll-ups come back as rows (part `s`, in `sketch`) and the visitor hashes of
+    the edge minutes too (part `v`, in `key2`), for the service to merge."""
+    cover = rollups.cover(period.start, period.end)
+    ru = rollups.rollups
+    raw_where = [clicks.c.campaign_id.is_not(None), cover.raw_clicks()]
+    counted = union_all(
+        select(ru.c.campaign_id, ru.c.clicks, ru.c.previews, ru.c.bots).where(cover.rollup_rows()),
+        select(
+            clicks.c.campaign_id,
+            case((clicks.c.kind == "click", 1), else_=0).label("clicks"),
+            case((clicks.c.kind == "preview", 1), else_=0).label("previews"),
+            case((clicks.c.kind == "bot", 1), else_=0).label("bots"),
+        ).where(*raw_where),
+    ).cte("counted")
+    sums = {name: func.coalesce(func.sum(counted.c[name]), 0) for name in ("clicks", "previews", "bots")}
+    return union_all(
+        _branch("c", where=[], group=[counted.c.campaign_id], from_=counted, key=counted.c.campaign_id, **sums),
+        _branch("C", where=[], from_=counted, **sums),
+        _branch("s", where=[cover.rollup_rows(), ru.c.visitors.is_not(None)], from_=ru,
+                key=ru.c.campaign_id, sketch=ru.c.visitors),
+        _branch("v", where=[*raw_where, clicks.c.kind == "click", clicks.c.visitor_hash.is_not(None)],
+                group=[clicks.c.campaign_id, clicks.c.visitor_hash], from_=clicks,
+                key=clicks.c.campaign_id, key2=clicks.c.visitor_hash),
+        *_order_branches([orders.c.campaign_id.is_not(None), *_attributed_orders(period)], [orders.c.campaign_id]),
     )
 
 

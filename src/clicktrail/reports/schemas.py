@@ -34,6 +34,12 @@ class Report(BaseModel):
     totals: Numbers
 
 
+class OverviewReport(Report):
+    unique_visitors_estimated: bool = Field(
+        description="True: unique visitors (and conversion rates) here are HyperLogLog estimates from "
+                    "the hourly roll-ups (about 1.6% standard error; exact for small numbers).")
+
+
 class ForwardingRow(Numbers):
     channel: str | None = Field(description="The link's declared channel.")
     app: str | None = Field(description="The app the request came from; null when none was detected.")

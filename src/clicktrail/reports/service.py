@@ -23,7 +23,7 @@ from clicktrail.errors import NotFound
 from clicktrail.links.models import Campaign, Link
 from clicktrail.links.service import LinkContext
 from clicktrail.money import format_minor, minor_units, to_decimal
-from clicktrail.reports import queries
+from clicktrail.reports import queries, rollups
 from clicktrail.reports.period import Period, PeriodError, as_date
 from clicktrail.reports.queries import GroupBy
 
@@ -85,18 +85,25 @@ class Aggregates:
         return self.rows.setdefault(key, Metrics())
 
 
-async def _aggregate(session: AsyncSession, statement: CompoundSelect, key_of=lambda row: row.key) -> Aggregates:
+async def _fetch(session: AsyncSession, statement: CompoundSelect) -> list[Any]:
     try:
-        result = (await session.execute(statement)).all()
+        return list((await session.execute(statement)).all())
     except DBAPIError as exc:  # PostgreSQL's zone database may lack a name Python knows
         if "time zone" in str(exc.orig).lower():
             raise PeriodError("tz", "time zone unknown to the database") from None
         raise
+
+
+def _file(result: Iterable[Any], key_of=lambda row: row.key) -> Aggregates:
     aggregates = Aggregates({}, Metrics())
     for row in result:
         target = aggregates.totals if row.part.isupper() else aggregates.row(key_of(row))
         target.add(row.part.lower(), row)
     return aggregates
+
+
+async def _aggregate(session: AsyncSession, statement: CompoundSelect, key_of=lambda row: row.key) -> Aggregates:
+    return _file(await _fetch(session, statement), key_of)
 
 
 def _sorted(keys: Iterable[Any]) -> list[Any]:
@@ -147,7 +154,25 @@ async def campaign_report(
 
 
 async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
-    data = await _aggregate(session, queries.overview(period, session.bind.dialect.name))
+    """One row per campaign. Counts, orders and revenue are exact; unique visitors (and so the
+    conversion rate) are estimated from the roll-ups' visitor sketches, merged here: per
+    campaign, and across campaigns for the totals (one person in two campaigns is one visitor)."""
+    result = await _fetch(session, queries.overview(period))
+    numbers = [row for row in result if row.part not in ("s", "v")]
+    data = _file(numbers)
+    per_campaign: dict[int, Any] = {}
+    everyone = rollups.hll_union(rollups.LG_K)
+    for row in result:
+        if row.part in ("s", "v"):
+            union = per_campaign.get(row.key) or per_campaign.setdefault(row.key, rollups.hll_union(rollups.LG_K))
+            if row.part == "s":
+                union.update(rollups.hll_sketch.deserialize(row.sketch))
+            else:
+                union.update(row.key2)
+    for campaign_id, union in per_campaign.items():
+        data.row(campaign_id).unique_visitors = round(union.get_estimate())
+        everyone.update(union.get_result(rollups.STORED))
+    data.totals.unique_visitors = round(everyone.get_estimate())
     names = {c.id: (c.name, c.slug) for c in (await session.execute(select(Campaign.id, Campaign.name, Campaign.slug))).all()}
     for campaign_id in names:
         data.row(campaign_id)
@@ -155,7 +180,7 @@ async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
     for key in _sorted(data.rows):
         name, slug = names.get(key, (None, None))
         rows.append({"key": key, "name": name, "slug": slug, **data.rows[key].click_numbers()})
-    return {**period_out(period), "rows": rows, "totals": data.totals.click_numbers()}
+    return {**period_out(period), "unique_visitors_estimated": True, "rows": rows, "totals": data.totals.click_numbers()}
 
 
 async def forwarding(session: AsyncSession, campaign_id: int | None, period: Period) -> dict[str, Any]:
