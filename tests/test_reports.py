@@ -48,7 +48,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order, OrderSource
 from clicktrail.reports.period import offset_segments, parse_period
 
@@ -353,11 +352,11 @@ async def test_day_buckets_match_zoneinfo_across_dst(app, api: httpx.AsyncClient
     instants = [start + timedelta(seconds=rng.randrange(int((end - start).total_seconds()))) for _ in range(200)]
     instants += [edge + timedelta(seconds=rng.randrange(-3600, 3600)) for edge in edges for _ in range(100 // max(len(edges), 1))]
     instants += [edge - timedelta(microseconds=1) for edge in edges] + edges
-    async with app.state.sessionmaker() as session:
-        for n, at in enumerate(instants):
-            session.add(Click(click_id=f"tz{n:06d}", link_id=link, campaign_id=campaign["id"], kind="click",
-                              channel="sms", device="mobile", visitor_hash=f"v{n}", occurred_at=at))
-        await session.commit()
+    await app.state.recorder.write([
+        click_row(click_id=f"tz{n:06d}", link_id=link, campaign_id=campaign["id"], kind="click", channel="sms",
+                  visitor_hash=f"v{n}", occurred_at=at)
+        for n, at in enumerate(instants)
+    ])
     period = parse_period("2025-09-01", "2027-02-28", tz)
     expected = Counter(at.astimezone(zone).date().isoformat() for at in instants if period.start <= at < period.end)
     report = await get_json(api, f"/api/reports/campaigns/{campaign['id']}?group_by=day&tz={tz}"

@@ -27,9 +27,10 @@ class ClickRollup(Base):
 
     __tablename__ = "click_rollups"
 
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    # Key in this order: reports read a range of hours or days (of every campaign, or one).
     hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
     previews: Mapped[int] = mapped_column(Integer, default=0)
     bots: Mapped[int] = mapped_column(Integer, default=0)

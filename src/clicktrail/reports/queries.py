@@ -92,21 +92,72 @@ def _attributed_orders(period: Period) -> list[ColumnElement]:
 
 
 def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement]) -> list[Select]:
-    """Per-key and total order counts and revenue per currency."""
+    """Per-key and total order counts and revenue per currency. The orders are aggregated once,
+    per key and currency; the other parts add up those few rows."""
     key_names = ("key", "key2")[: len(order_keys)]
     order_rows = select(
         *(k.label(n) for k, n in zip(order_keys, key_names)),
         orders.c.currency, orders.c.amount_minor, orders.c.refunded_minor,
     ).where(*order_where).subquery("o")
-    ok = [order_rows.c[n] for n in key_names]
-    keyed_o = dict(zip(key_names, ok))
+    per_currency = select(
+        *(order_rows.c[n] for n in key_names), order_rows.c.currency,
+        func.count().label("orders"), _net_revenue(order_rows).label("revenue_minor"),
+    ).group_by(*(order_rows.c[n] for n in key_names), order_rows.c.currency).cte("oc")
+    ok = [per_currency.c[n] for n in key_names]
+    keyed = dict(zip(key_names, ok))
+    count, revenue = func.coalesce(func.sum(per_currency.c.orders), 0), func.sum(per_currency.c.revenue_minor)
     return [
-        _branch("n", where=[], group=ok, from_=order_rows, **keyed_o, orders=func.count()),
-        _branch("N", where=order_where, from_=orders, orders=func.count()),
-        _branch("o", where=[], group=[*ok, order_rows.c.currency], from_=order_rows, **keyed_o,
-                currency=order_rows.c.currency, revenue_minor=_net_revenue(order_rows)),
-        _branch("O", where=order_where, group=[orders.c.currency], from_=orders,
-                currency=orders.c.currency, revenue_minor=_net_revenue()),
+        _branch("n", where=[], group=ok, from_=per_currency, **keyed, orders=count),
+        _branch("N", where=[], from_=per_currency, orders=count),
+        _branch("o", where=[], from_=per_currency, **keyed, currency=per_currency.c.currency,
+                revenue_minor=per_currency.c.revenue_minor),
+        _branch("O", where=[], group=[per_currency.c.currency], from_=per_currency,
+                currency=per_currency.c.currency, revenue_minor=revenue),
+    ]
+
+
+def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: bool) -> list[Select]:
+    """Click counts and visitor sketches from the roll-ups (rollups.py), for one campaign or all.
+
+    Whole UTC days and hours of the period come from `click_rollups`, the minutes at its edges
+    that no whole hour covers from `clicks`: counts are summed here, exact. Unique visitors are
+    not a sum: the roll-ups' visitor sketches come back as rows (part `s`/`S`, in `sketch`) and
+    the edge minutes' visitor hashes too (part `v`/`V`, in `key2`), for the service to merge.
+    Lower case: one row per campaign (the overview); upper case: the totals only."""
+    cover = rollups.cover(period.start, period.end)
+    ru = rollups.rollups
+    rollup_where = [cover.rollup_rows()]
+    raw_where = [cover.raw_clicks()]
+    if campaign_id is None:
+        raw_where.append(clicks.c.campaign_id.is_not(None))
+    else:
+        rollup_where.append(ru.c.campaign_id == campaign_id)
+        raw_where.append(clicks.c.campaign_id == campaign_id)
+    counted = union_all(
+        select(ru.c.campaign_id, ru.c.clicks, ru.c.previews, ru.c.bots).where(*rollup_where),
+        select(
+            clicks.c.campaign_id,
+            case((clicks.c.kind == "click", 1), else_=0).label("clicks"),
+            case((clicks.c.kind == "preview", 1), else_=0).label("previews"),
+            case((clicks.c.kind == "bot", 1), else_=0).label("bots"),
+        ).where(*raw_where),
+    ).cte("counted")
+    sums = {name: func.coalesce(func.sum(counted.c[name]), 0) for name in ("clicks", "previews", "bots")}
+    sketches = [*rollup_where, ru.c.visitors.is_not(None)]
+    visitors = [*raw_where, clicks.c.kind == "click", clicks.c.visitor_hash.is_not(None)]
+    totals = _branch("C", where=[], from_=counted, **sums)
+    if not per_campaign:
+        return [
+            totals,
+            _branch("S", where=sketches, from_=ru, sketch=ru.c.visitors),
+            _branch("V", where=visitors, group=[clicks.c.visitor_hash], from_=clicks, key2=clicks.c.visitor_hash),
+        ]
+    return [
+        _branch("c", where=[], group=[counted.c.campaign_id], from_=counted, key=counted.c.campaign_id, **sums),
+        totals,
+        _branch("s", where=sketches, from_=ru, key=ru.c.campaign_id, sketch=ru.c.visitors),
+        _branch("v", where=visitors, group=[clicks.c.campaign_id, clicks.c.visitor_hash], from_=clicks,
+                key=clicks.c.campaign_id, key2=clicks.c.visitor_hash),
     ]
 
 
@@ -116,23 +167,30 @@ def _metric_union(
     order_where: list[ColumnElement],
     click_keys: Sequence[ColumnElement],
     order_keys: Sequence[ColumnElement],
+    click_totals: list[Select] | None = None,
 ) -> CompoundSelect:
     """Per-key (one or two key columns) and total clicks, orders and revenue, as one statement.
-    Keys are computed in a derived table so that GROUP BY names a plain column on both engines."""
+    Keys are computed in a derived table so that GROUP BY names a plain column on both engines.
+    Click totals: `click_totals` (the roll-ups of one campaign), else counted from the clicks
+    again (a second count of distinct visitors: as long again as the per-key one)."""
     key_names = ("key", "key2")[: len(click_keys)]
     click_rows = select(
         *(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.kind, clicks.c.visitor_hash
     ).where(*click_where).subquery("c")
     ck = [click_rows.c[n] for n in key_names]
     keyed_c = dict(zip(key_names, ck))
+    if click_totals is None:
+        click_totals = [_branch("C", where=click_where, from_=clicks, **_click_counts(dialect))]
     return union_all(
         _branch("c", where=[], group=ck, from_=click_rows, **keyed_c, **_click_counts(dialect, click_rows)),
-        _branch("C", where=click_where, from_=clicks, **_click_counts(dialect)),
+        *click_totals,
         *_order_branches(order_where, order_keys),
     )
 
 
 def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect: str) -> CompoundSelect:
+    """Rows counted exactly from the clicks; totals from the campaign's roll-ups (their unique
+    visitors estimated beyond a few hundred)."""
     if group_by == "day":
         click_key, order_key = day_bucket(clicks.c.occurred_at, period, dialect), day_bucket(orders.c.ordered_at, period, dialect)
     else:
@@ -144,65 +202,55 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
         [orders.c.campaign_id == campaign_id, *_attributed_orders(period)],
         [click_key],
         [order_key],
+        _rollup_branches(period, campaign_id, per_campaign=False),
     )
 
 
 def overview(period: Period) -> CompoundSelect:
-    """One row per campaign, from the click roll-ups (rollups.py) rather than the clicks: whole
-    UTC days and hours of the period from `click_rollups`, the minutes at its edges that no whole
-    hour covers from `clicks`. Counts are summed here. Unique visitors are not a sum: the visitor
-    sketches of the roll-ups come back as rows (part `s`, in `sketch`) and the visitor hashes of
-    the edge minutes too (part `v`, in `key2`), for the service to merge."""
-    cover = rollups.cover(period.start, period.end)
-    ru = rollups.rollups
-    raw_where = [clicks.c.campaign_id.is_not(None), cover.raw_clicks()]
-    counted = union_all(
-        select(ru.c.campaign_id, ru.c.clicks, ru.c.previews, ru.c.bots).where(cover.rollup_rows()),
-        select(
-            clicks.c.campaign_id,
-            case((clicks.c.kind == "click", 1), else_=0).label("clicks"),
-            case((clicks.c.kind == "preview", 1), else_=0).label("previews"),
-            case((clicks.c.kind == "bot", 1), else_=0).label("bots"),
-        ).where(*raw_where),
-    ).cte("counted")
-    sums = {name: func.coalesce(func.sum(counted.c[name]), 0) for name in ("clicks", "previews", "bots")}
+    """One row per campaign, all from the roll-ups and the orders."""
     return union_all(
-        _branch("c", where=[], group=[counted.c.campaign_id], from_=counted, key=counted.c.campaign_id, **sums),
-        _branch("C", where=[], from_=counted, **sums),
-        _branch("s", where=[cover.rollup_rows(), ru.c.visitors.is_not(None)], from_=ru,
-                key=ru.c.campaign_id, sketch=ru.c.visitors),
-        _branch("v", where=[*raw_where, clicks.c.kind == "click", clicks.c.visitor_hash.is_not(None)],
-                group=[clicks.c.campaign_id, clicks.c.visitor_hash], from_=clicks,
-                key=clicks.c.campaign_id, key2=clicks.c.visitor_hash),
+        *_rollup_branches(period, None, per_campaign=True),
         *_order_branches([orders.c.campaign_id.is_not(None), *_attributed_orders(period)], [orders.c.campaign_id]),
     )
 
 
 def forwarding(campaign_id: int | None, period: Period, dialect: str) -> CompoundSelect:
-    """Declared channel × detected app. Orders too, by the channel and app of their click."""
+    """Declared channel × detected app. Orders too, by the channel and app of their click.
+    Across all campaigns, totals are counted from the clicks: they include clicks of links in
+    no campaign (any more), which the roll-ups leave out."""
     click_where = [_in_period(clicks.c.occurred_at, period)]
     order_where = _attributed_orders(period)
+    totals = None
     if campaign_id is not None:
         click_where.append(clicks.c.campaign_id == campaign_id)
         order_where.append(orders.c.campaign_id == campaign_id)
-    return _metric_union(dialect, click_where, order_where, [clicks.c.channel, clicks.c.app], [orders.c.channel, orders.c.app])
+        totals = _rollup_branches(period, campaign_id, per_campaign=False)
+    return _metric_union(dialect, click_where, order_where, [clicks.c.channel, clicks.c.app],
+                         [orders.c.channel, orders.c.app], totals)
 
 
 def unattributed(period: Period) -> CompoundSelect:
     """Per order source: orders no method credited (with their revenue), orders still pending,
-    and all orders of the period (cancelled and unpaid ones left out everywhere)."""
-    base = [orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)]
+    and all orders of the period (cancelled and unpaid ones left out everywhere). Aggregated
+    once per source and currency, like the orders of the other reports."""
     lost = orders.c.attribution_state == "unattributed"
-    counts = {
-        "orders": func.count(case((lost, 1))),
-        "pending": func.count(case((orders.c.attribution_state == "pending", 1))),
-        "all_orders": func.count(),
-    }
+    net = orders.c.amount_minor - orders.c.refunded_minor
+    per_currency = select(
+        orders.c.source_id, orders.c.currency,
+        func.count(case((lost, 1))).label("orders"),
+        func.count(case((orders.c.attribution_state == "pending", 1))).label("pending"),
+        func.count().label("all_orders"),
+        func.sum(case((and_(lost, net > 0), net), else_=0)).label("revenue_minor"),
+    ).where(
+        orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)
+    ).group_by(orders.c.source_id, orders.c.currency).cte("uc")
+    counts = {name: func.coalesce(func.sum(per_currency.c[name]), 0) for name in ("orders", "pending", "all_orders")}
+    with_lost = [per_currency.c.orders > 0]  # a currency appears in the revenue once an order of it is lost
     return union_all(
-        _branch("n", where=base, group=[orders.c.source_id], key=orders.c.source_id, **counts),
-        _branch("N", where=base, **counts, from_=orders),
-        _branch("o", where=[*base, lost], group=[orders.c.source_id, orders.c.currency],
-                key=orders.c.source_id, currency=orders.c.currency, revenue_minor=_net_revenue()),
-        _branch("O", where=[*base, lost], group=[orders.c.currency], currency=orders.c.currency,
-                revenue_minor=_net_revenue()),
+        _branch("n", where=[], group=[per_currency.c.source_id], from_=per_currency, key=per_currency.c.source_id, **counts),
+        _branch("N", where=[], from_=per_currency, **counts),
+        _branch("o", where=with_lost, from_=per_currency, key=per_currency.c.source_id,
+                currency=per_currency.c.currency, revenue_minor=per_currency.c.revenue_minor),
+        _branch("O", where=with_lost, group=[per_currency.c.currency], from_=per_currency,
+                currency=per_currency.c.currency, revenue_minor=func.sum(per_currency.c.revenue_minor)),
     )

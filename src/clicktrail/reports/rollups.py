@@ -112,7 +112,7 @@ def write(conn: Connection, tallies: dict[Key, Tally]) -> None:
             for c, h, at in chunk
         ])
         statement = statement.on_conflict_do_update(
-            index_elements=[rollups.c.campaign_id, rollups.c.hours, rollups.c.starts_at],
+            index_elements=[rollups.c.hours, rollups.c.starts_at, rollups.c.campaign_id],
             set_={
                 "clicks": rollups.c.clicks + statement.excluded.clicks,
                 "previews": rollups.c.previews + statement.excluded.previews,

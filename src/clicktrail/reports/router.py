@@ -12,7 +12,7 @@ from clicktrail.reports import service
 from clicktrail.reports.export import to_csv
 from clicktrail.reports.period import Period, PeriodError, parse_period
 from clicktrail.reports.queries import GroupBy
-from clicktrail.reports.schemas import ForwardingReport, OverviewReport, Report, UnattributedReport
+from clicktrail.reports.schemas import ForwardingReport, Report, UnattributedReport
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[Depends(require_api_key)])
 
@@ -94,7 +94,7 @@ async def campaign_report(
     return report
 
 
-@router.get("/overview", response_model=OverviewReport, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/overview", response_model=Report, responses={200: {"content": {"text/csv": {}}}})
 async def overview(request: Request, session: SessionDep, period: PeriodDep, format: Format = None) -> Any:
     """The same numbers with one row per campaign."""
     report = await _run(service.overview(session, period))

@@ -5,6 +5,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+ESTIMATED = (
+    "True when a unique visitor count here (and so its conversion rate) is an estimate: totals, and "
+    "the overview's rows, come from the hourly roll-ups' HyperLogLog sketches, exact up to a few "
+    "hundred visitors and about 1.6% standard error beyond. Rows of the other reports are exact."
+)
+
+
 class Numbers(BaseModel):
     clicks: int = Field(description="Hits of kind `click` (people).")
     unique_visitors: int = Field(description="Distinct visitors among the clicks.")
@@ -30,14 +37,9 @@ class Report(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     tz: str
+    unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[Row]
     totals: Numbers
-
-
-class OverviewReport(Report):
-    unique_visitors_estimated: bool = Field(
-        description="True: unique visitors (and conversion rates) here are HyperLogLog estimates from "
-                    "the hourly roll-ups (about 1.6% standard error; exact for small numbers).")
 
 
 class ForwardingRow(Numbers):
@@ -51,6 +53,7 @@ class ForwardingReport(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     tz: str
+    unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[ForwardingRow]
     totals: Numbers
 

@@ -80,6 +80,7 @@ def per_click(minor: int, currency: str, clicks: int) -> str:
 class Aggregates:
     rows: dict[Any, Metrics]
     totals: Metrics
+    estimated: bool = False  # some unique visitor count is a sketch's estimate, not exact
 
     def row(self, key: Any) -> Metrics:
         return self.rows.setdefault(key, Metrics())
@@ -103,11 +104,53 @@ def _file(result: Iterable[Any], key_of=lambda row: row.key) -> Aggregates:
 
 
 async def _aggregate(session: AsyncSession, statement: CompoundSelect, key_of=lambda row: row.key) -> Aggregates:
-    return _file(await _fetch(session, statement), key_of)
+    result = await _fetch(session, statement)
+    data = _file((row for row in result if row.part not in SKETCH_PARTS), key_of)
+    _count_visitors(data, [row for row in result if row.part in SKETCH_PARTS], key_of)
+    return data
+
+
+SKETCH_PARTS = ("s", "v", "S", "V")
+
+
+def _count_visitors(data: Aggregates, rows: list[Any], key_of) -> None:
+    """Unique visitors from roll-up sketches (`s`) and edge-minute visitor hashes (`v`): merged
+    per key (lower case) and for the totals (upper case, and every key's: one person in two
+    campaigns is one visitor). No such rows: the counts came from the clicks, exact."""
+    if not rows:
+        return
+    per_key: dict[Any, Any] = {}
+    everyone = rollups.hll_union(rollups.LG_K)
+    for row in rows:
+        if row.part.islower():
+            key = key_of(row)
+            union = per_key.get(key)
+            if union is None:
+                union = per_key[key] = rollups.hll_union(rollups.LG_K)
+        else:
+            union = everyone
+        union.update(rollups.hll_sketch.deserialize(row.sketch) if row.part in "sS" else row.key2)
+    for key, union in per_key.items():
+        data.row(key).unique_visitors, estimated = _visitors(union)
+        data.estimated |= estimated
+        everyone.update(union.get_result(rollups.STORED))
+    data.totals.unique_visitors, estimated = _visitors(everyone)
+    data.estimated |= estimated
+
+
+def _visitors(union: Any) -> tuple[int, bool]:
+    """The count, and whether it is an estimate: a sketch that still holds the hashes themselves
+    (a few hundred) has bounds that round to the same number."""
+    low, high = round(union.get_lower_bound(1)), round(union.get_upper_bound(1))
+    return round(union.get_estimate()), low != high
 
 
 def _sorted(keys: Iterable[Any]) -> list[Any]:
     return sorted(keys, key=lambda k: (k is None, k))
+
+
+def _estimated(data: Aggregates) -> dict[str, bool]:
+    return {"unique_visitors_estimated": data.estimated}
 
 
 def period_out(period: Period) -> dict[str, str]:
@@ -148,31 +191,15 @@ async def campaign_report(
         "campaign": {"id": campaign.id, "name": campaign.name, "slug": campaign.slug},
         "group_by": group_by,
         **period_out(period),
+        **_estimated(data),
         "rows": rows,
         "totals": data.totals.click_numbers(),
     }
 
 
 async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
-    """One row per campaign. Counts, orders and revenue are exact; unique visitors (and so the
-    conversion rate) are estimated from the roll-ups' visitor sketches, merged here: per
-    campaign, and across campaigns for the totals (one person in two campaigns is one visitor)."""
-    result = await _fetch(session, queries.overview(period))
-    numbers = [row for row in result if row.part not in ("s", "v")]
-    data = _file(numbers)
-    per_campaign: dict[int, Any] = {}
-    everyone = rollups.hll_union(rollups.LG_K)
-    for row in result:
-        if row.part in ("s", "v"):
-            union = per_campaign.get(row.key) or per_campaign.setdefault(row.key, rollups.hll_union(rollups.LG_K))
-            if row.part == "s":
-                union.update(rollups.hll_sketch.deserialize(row.sketch))
-            else:
-                union.update(row.key2)
-    for campaign_id, union in per_campaign.items():
-        data.row(campaign_id).unique_visitors = round(union.get_estimate())
-        everyone.update(union.get_result(rollups.STORED))
-    data.totals.unique_visitors = round(everyone.get_estimate())
+    """One row per campaign, all from the roll-ups and the orders (queries.overview)."""
+    data = await _aggregate(session, queries.overview(period))
     names = {c.id: (c.name, c.slug) for c in (await session.execute(select(Campaign.id, Campaign.name, Campaign.slug))).all()}
     for campaign_id in names:
         data.row(campaign_id)
@@ -180,7 +207,7 @@ async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
     for key in _sorted(data.rows):
         name, slug = names.get(key, (None, None))
         rows.append({"key": key, "name": name, "slug": slug, **data.rows[key].click_numbers()})
-    return {**period_out(period), "unique_visitors_estimated": True, "rows": rows, "totals": data.totals.click_numbers()}
+    return {**period_out(period), **_estimated(data), "rows": rows, "totals": data.totals.click_numbers()}
 
 
 async def forwarding(session: AsyncSession, campaign_id: int | None, period: Period) -> dict[str, Any]:
@@ -195,7 +222,8 @@ async def forwarding(session: AsyncSession, campaign_id: int | None, period: Per
             "forwarded": app is not None and channel is not None and app != channel,
             **data.rows[(channel, app)].click_numbers(),
         })
-    return {"campaign_id": campaign_id, **period_out(period), "rows": rows, "totals": data.totals.click_numbers()}
+    return {"campaign_id": campaign_id, **period_out(period), **_estimated(data), "rows": rows,
+            "totals": data.totals.click_numbers()}
 
 
 def _unattributed_numbers(m: Metrics) -> dict[str, Any]:

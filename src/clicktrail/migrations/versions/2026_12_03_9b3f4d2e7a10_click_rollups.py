@@ -20,16 +20,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         'click_rollups',
-        sa.Column('campaign_id', sa.Integer(), nullable=False),
         sa.Column('hours', sa.SmallInteger(), nullable=False),
         sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('campaign_id', sa.Integer(), nullable=False),
         sa.Column('clicks', sa.Integer(), nullable=False),
         sa.Column('previews', sa.Integer(), nullable=False),
         sa.Column('bots', sa.Integer(), nullable=False),
         sa.Column('visitors', sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_click_rollups_campaign_id_campaigns'),
                                 ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('campaign_id', 'hours', 'starts_at', name=op.f('pk_click_rollups')),
+        sa.PrimaryKeyConstraint('hours', 'starts_at', 'campaign_id', name=op.f('pk_click_rollups')),
     )
     # The clicks recorded so far. The sketch format and the bucketing are the application's
     # (the recorder keeps these rows from now on), so this step uses its code.
