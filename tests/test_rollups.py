@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -18,7 +19,6 @@ from sqlalchemy import select, text
 from clicktrail import migrate
 from clicktrail.db import create_engine
 from clicktrail.reports import rollups
-from clicktrail.reports.models import ClickRollup
 
 from conftest import Backend, click_row
 
@@ -27,42 +27,54 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)  # a Sunday; Paris moves to summer time on
 DAYS = 40
 
 
-async def make_campaigns(api: httpx.AsyncClient, n: int) -> dict[int, int]:
-    """{link id: campaign id}, one WhatsApp link per campaign."""
+async def make_campaigns(api: httpx.AsyncClient, n: int) -> dict[int, tuple[int, str]]:
+    """{link id: (campaign id, channel)}: a WhatsApp and a Telegram link per campaign."""
     links = {}
     for i in range(n):
         campaign = (await api.post("/api/campaigns", json={
-            "name": f"Campaign {i}", "destination_url": "https://shop.example/", "channels": ["whatsapp"]})).json()
-        links[campaign["links"][0]["id"]] = campaign["id"]
+            "name": f"Campaign {i}", "destination_url": "https://shop.example/",
+            "channels": ["whatsapp", "telegram"]})).json()
+        for link in campaign["links"]:
+            links[link["id"]] = (campaign["id"], link["channel"])
     return links
 
 
-def random_clicks(links: dict[int, int], n: int, visitors: int, seed: int) -> list[dict]:
+def random_clicks(links: dict[int, tuple[int, str]], n: int, visitors: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
         link = rng.choice(sorted(links))
+        campaign_id, channel = links[link]
         kind = rng.choices(["click", "preview", "bot"], [80, 15, 5])[0]
         at = T0 + timedelta(seconds=rng.randrange(DAYS * 86400), microseconds=rng.randrange(1_000_000))
-        out.append({"click_id": f"r{seed}-{i:06d}", "link_id": link, "campaign_id": links[link], "kind": kind,
-                    "channel": "whatsapp", "visitor_hash": f"{rng.randrange(visitors):032x}" if kind == "click" else None,
+        out.append({"click_id": f"r{seed}-{i:06d}", "link_id": link, "campaign_id": campaign_id, "kind": kind,
+                    "channel": channel, "app": rng.choice([None, channel, "messenger"]),
+                    "visitor_hash": f"{rng.randrange(visitors):032x}" if kind == "click" else None,
                     "occurred_at": at})
     return out
 
 
-def expected(clicks: list[dict], start: datetime, end: datetime) -> tuple[dict[int, dict], dict]:
-    rows: dict[int, dict] = {}
+def facts(c: dict) -> tuple:
+    return (c["campaign_id"], c["link_id"], c["channel"], c["app"], c["kind"], c["visitor_hash"], c["occurred_at"])
+
+
+def expected(clicks: list[dict], start: datetime, end: datetime, key) -> tuple[dict, dict]:
+    """Rows by `key(click)` and totals, counted here: (clicks, previews, bots, unique visitors)."""
+    rows: dict = {}
     everyone: set[str] = set()
+    totals = {"clicks": 0, "previews": 0, "bots": 0}
     for c in clicks:
         if not start <= c["occurred_at"] < end:
             continue
-        r = rows.setdefault(c["campaign_id"], {"clicks": 0, "previews": 0, "bots": 0, "visitors": set()})
-        r[{"click": "clicks", "preview": "previews", "bot": "bots"}[c["kind"]]] += 1
+        r = rows.setdefault(key(c), {"clicks": 0, "previews": 0, "bots": 0, "visitors": set()})
+        field = {"click": "clicks", "preview": "previews", "bot": "bots"}[c["kind"]]
+        r[field] += 1
+        totals[field] += 1
         if c["kind"] == "click":
             r["visitors"].add(c["visitor_hash"])
             everyone.add(c["visitor_hash"])
-    totals = {k: sum(r[k] for r in rows.values()) for k in ("clicks", "previews", "bots")}
-    return rows, {**totals, "unique_visitors": len(everyone)}
+    numbers = {k: (r["clicks"], r["previews"], r["bots"], len(r["visitors"])) for k, r in rows.items()}
+    return numbers, {**totals, "unique_visitors": len(everyone)}
 
 
 async def write_in_batches(app, clicks: list[dict], size: int) -> None:
@@ -70,24 +82,36 @@ async def write_in_batches(app, clicks: list[dict], size: int) -> None:
         await app.state.recorder.write([click_row(**c) for c in clicks[start:start + size]])
 
 
-async def overview(api: httpx.AsyncClient, query: str) -> dict:
-    response = await api.get(f"/api/reports/overview?{query}")
+async def get(api: httpx.AsyncClient, url: str) -> dict:
+    response = await api.get(url)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def check(report: dict, clicks: list[dict], start: datetime, end: datetime) -> None:
-    assert report["unique_visitors_estimated"] is False  # a few hundred visitors: counted exactly
-    rows, totals = expected(clicks, start, end)
-    got = {r["key"]: r for r in report["rows"]}
-    for campaign_id, want in rows.items():
-        numbers = got[campaign_id]
-        assert (numbers["clicks"], numbers["previews"], numbers["bots"]) == (want["clicks"], want["previews"], want["bots"])
-        # Up to ~380 visitors a sketch still holds their hashes themselves: the count is exact.
-        assert numbers["unique_visitors"] == len(want["visitors"])
-    for campaign_id in set(got) - set(rows):
-        assert (got[campaign_id]["clicks"], got[campaign_id]["previews"], got[campaign_id]["bots"]) == (0, 0, 0)
+def check(report: dict, want: tuple[dict, dict], key_of=lambda row: row["key"]) -> None:
+    """Every row's and the totals' numbers as counted here. Up to ~380 visitors a sketch still
+    holds their hashes themselves: unique visitors are exact, and the report says so."""
+    rows, totals = want
+    got = {key_of(r): (r["clicks"], r["previews"], r["bots"], r["unique_visitors"]) for r in report["rows"]}
+    assert {k: v for k, v in got.items() if v != (0, 0, 0, 0)} == rows
     assert {k: report["totals"][k] for k in totals} == totals
+    assert report["unique_visitors_estimated"] is False
+
+
+async def check_every_report(api: httpx.AsyncClient, clicks: list[dict], query: str, start: datetime,
+                             end: datetime) -> None:
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    zone = ZoneInfo(parse_qs(query).get("tz", ["UTC"])[0])
+    check(await get(api, f"/api/reports/overview?{query}"), expected(clicks, start, end, lambda c: c["campaign_id"]))
+    campaign_id = min(c["campaign_id"] for c in clicks)
+    mine = [c for c in clicks if c["campaign_id"] == campaign_id]
+    url = f"/api/reports/campaigns/{campaign_id}?{query}&group_by="
+    check(await get(api, url + "channel"), expected(mine, start, end, lambda c: c["channel"]))
+    check(await get(api, url + "link"), expected(mine, start, end, lambda c: c["link_id"]))
+    check(await get(api, url + "app"), expected(mine, start, end, lambda c: c["app"]))
+    check(await get(api, url + "day"), expected(mine, start, end, lambda c: c["occurred_at"].astimezone(zone).date().isoformat()))
+    check(await get(api, f"/api/reports/forwarding?campaign_id={campaign_id}&{query}"),
+          expected(mine, start, end, lambda c: (c["channel"], c["app"])), lambda row: (row["channel"], row["app"]))
 
 
 async def test_overview_from_rollups_matches_the_clicks_for_any_period(app, api: httpx.AsyncClient) -> None:
@@ -111,7 +135,7 @@ async def test_overview_from_rollups_matches_the_clicks_for_any_period(app, api:
         ("from=2026-02-01&to=2026-06-30&tz=UTC", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)),
     ]
     for query, start, end in periods:
-        check(await overview(api, query), clicks, start.astimezone(UTC), end.astimezone(UTC))
+        await check_every_report(api, clicks, query, start, end)
 
 
 async def test_rollups_count_each_click_once_and_only_written_ones(app, api: httpx.AsyncClient) -> None:
@@ -124,48 +148,49 @@ async def test_rollups_count_each_click_once_and_only_written_ones(app, api: htt
     await asyncio.gather(*(app.state.recorder.write([click_row(**c) for c in more[i::6]]) for i in range(6)))
     everything = clicks + more
 
-    async with app.state.sessionmaker() as session:
-        stored = (await session.scalars(select(ClickRollup))).all()
-    got = {(r.campaign_id, r.hours, r.starts_at): r for r in stored}
-    want = rollups.tally((c["campaign_id"], c["kind"], c["visitor_hash"], c["occurred_at"]) for c in everything)
-    assert set(got) == set(want)
-    for key, tally in want.items():
-        row = got[key]
-        assert (row.clicks, row.previews, row.bots) == (tally.clicks, tally.previews, tally.bots), key
-        estimate = rollups.sketch_of(row.visitors).get_estimate() if row.visitors else 0
-        assert round(estimate) == len(tally.visitors), key
+    async def stored() -> dict:
+        """Every roll-up row of both levels: key → (clicks, previews, bots, visitors counted)."""
+        async with app.state.engine.connect() as conn:
+            return {
+                (level.table.name, r.hours, r.starts_at, *(r._mapping[k] for k in level.keys)): (
+                    r.clicks, r.previews, r.bots, round(rollups.sketch_of(r.visitors).get_estimate()) if r.visitors else 0)
+                for level in rollups.LEVELS for r in (await conn.execute(select(level.table))).all()
+            }
 
-    query = "from=2026-03-01&to=2026-04-09&tz=UTC"
-    check(await overview(api, query), everything, T0, T0 + timedelta(days=DAYS))
+    want = {
+        (level.table.name, *key): (t.clicks, t.previews, t.bots, len(t.visitors))
+        for level, tallies in rollups.tally(map(facts, everything)).items() for key, t in tallies.items()
+    }
+    before = await stored()
+    assert before == want
+    assert {k[0] for k in want} == {"click_rollups", "link_rollups"}
+
+    await check_every_report(api, everything, "from=2026-03-01&to=2026-04-09&tz=UTC", T0, T0 + timedelta(days=DAYS))
 
     # Rebuilt from the clicks (as the migration and bulk loads do), two days and 300 clicks at a time:
     # the same rows, the same sketches' counts.
-    def snapshot(rows) -> dict:
-        return {(r.campaign_id, r.hours, r.starts_at): (r.clicks, r.previews, r.bots,
-                round(rollups.sketch_of(r.visitors).get_estimate()) if r.visitors else 0) for r in rows}
-
-    before = snapshot(stored)
     async with app.state.engine.begin() as conn:
         assert await conn.run_sync(rollups.rebuild, timedelta(days=2), 300) == len(everything)
-    async with app.state.sessionmaker() as session:
-        assert snapshot((await session.scalars(select(ClickRollup))).all()) == before
+    assert await stored() == before
 
 
 async def test_large_audiences_are_estimated_within_two_percent(app, api: httpx.AsyncClient) -> None:
     links = await make_campaigns(api, 1)
-    (link, campaign_id), = links.items()
+    link, (campaign_id, _channel) = min(links.items())
     day = datetime(2026, 3, 10, tzinfo=UTC)
     # 60,000 clicks by 30,000 people over one day: past the sketch's exact range.
     clicks = [{"click_id": f"big{i:06d}", "link_id": link, "campaign_id": campaign_id, "kind": "click",
-               "channel": "whatsapp", "visitor_hash": f"{(i * 7919) % 30_000:032x}",
+               "channel": _channel, "visitor_hash": f"{(i * 7919) % 30_000:032x}",
                "occurred_at": day + timedelta(seconds=i * 86400 // 60_000)} for i in range(60_000)]
     await write_in_batches(app, clicks, 5000)
-    report = await overview(api, "from=2026-03-10&to=2026-03-10&tz=UTC")
+    report = await get(api, "/api/reports/overview?from=2026-03-10&to=2026-03-10&tz=UTC")
     (numbers,) = [r for r in report["rows"] if r["key"] == campaign_id]
-    assert numbers["clicks"] == 60_000
-    assert abs(numbers["unique_visitors"] - 30_000) <= 600, numbers["unique_visitors"]
-    assert numbers["unique_visitors"] != 60_000  # people, not clicks
-    assert report["unique_visitors_estimated"] is True
+    by_link = await get(api, f"/api/reports/campaigns/{campaign_id}?group_by=link&from=2026-03-10&to=2026-03-10")
+    (row,) = [r for r in by_link["rows"] if r["key"] == link]
+    for numbers in (numbers, report["totals"], row, by_link["totals"]):
+        assert numbers["clicks"] == 60_000
+        assert abs(numbers["unique_visitors"] - 30_000) <= 600, numbers["unique_visitors"]
+    assert report["unique_visitors_estimated"] is True and by_link["unique_visitors_estimated"] is True
 
 
 def test_migration_rolls_up_the_clicks_already_recorded(backend: Backend) -> None:
@@ -200,21 +225,31 @@ def test_migration_rolls_up_the_clicks_already_recorded(backend: Backend) -> Non
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
-                rows = (await conn.execute(select(ClickRollup.__table__))).all()
-                return {(r.hours, r.starts_at): (r.clicks, r.previews, r.bots,
-                                                 round(rollups.sketch_of(r.visitors).get_estimate()) if r.visitors else 0)
-                        for r in rows}
+                return {
+                    level.table.name: {
+                        (r.hours, r.starts_at, *(r._mapping[k] for k in level.keys[1:])): (
+                            r.clicks, r.previews, r.bots,
+                            round(rollups.sketch_of(r.visitors).get_estimate()) if r.visitors else 0)
+                        for r in (await conn.execute(select(level.table))).all()
+                    }
+                    for level in rollups.LEVELS
+                }
         finally:
             await engine.dispose()
 
     asyncio.run(fill())
     migrate.upgrade(url)
     hour = lambda d, h: datetime(2026, 3, d, h, tzinfo=UTC)  # noqa: E731
-    assert asyncio.run(read()) == {
+    per_campaign = {
         (1, hour(10, 10)): (2, 0, 0, 1),
         (1, hour(10, 11)): (1, 0, 0, 1),
         (1, hour(11, 0)): (0, 1, 0, 0),
         (1, hour(11, 9)): (0, 0, 1, 0),
         (24, hour(10, 0)): (3, 0, 0, 2),
         (24, hour(11, 0)): (0, 1, 1, 0),
+    }
+    assert asyncio.run(read()) == {
+        "click_rollups": per_campaign,
+        # the one link, its channel, no app detected ("")
+        "link_rollups": {(*key, 1, "sms", ""): numbers for key, numbers in per_campaign.items()},
     }

@@ -5,6 +5,6 @@ from clicktrail.clicks.models import Click, CustomerClick
 from clicktrail.conversions.models import Order, OrderEvent, OrderSource
 from clicktrail.db import Base
 from clicktrail.links.models import Campaign, Link
-from clicktrail.reports.models import ClickRollup  # and the reports' covering index on clicks
+from clicktrail.reports.models import ClickRollup, LinkRollup  # and the reports' covering index on clicks
 
-__all__ = ["ApiKey", "Base", "Campaign", "Click", "ClickRollup", "CustomerClick", "Link", "Order", "OrderEvent", "OrderSource", "User"]
+__all__ = ["ApiKey", "Base", "Campaign", "Click", "ClickRollup", "CustomerClick", "Link", "LinkRollup", "Order", "OrderEvent", "OrderSource", "User"]

@@ -44,9 +44,8 @@ COLUMNS = (
 )
 
 
-_CLICK_ID, _LINK_ID, _CAMPAIGN_ID, _KIND, _VISITOR, _OCCURRED_AT = (
-    COLUMNS.index(c) for c in ("click_id", "link_id", "campaign_id", "kind", "visitor_hash", "occurred_at")
-)
+_CLICK_ID, _LINK_ID, _KIND, _OCCURRED_AT = (COLUMNS.index(c) for c in ("click_id", "link_id", "kind", "occurred_at"))
+_ROLLUP_FACTS = [COLUMNS.index(c) for c in ("campaign_id", "link_id", "channel", "app", "kind", "visitor_hash", "occurred_at")]
 Row = tuple  # one clicks row, in COLUMNS order (what COPY takes)
 
 
@@ -256,7 +255,7 @@ class Recorder:
         counts = Counter(r[_LINK_ID] for r in rows if r[_KIND] == "click")
         for link_id, n in sorted(counts.items()):
             await conn.execute(update(Link).where(Link.id == link_id).values(click_count=Link.click_count + n))
-        await conn.run_sync(rollups.add, [(r[_CAMPAIGN_ID], r[_KIND], r[_VISITOR], r[_OCCURRED_AT]) for r in rows])
+        await conn.run_sync(rollups.add, [tuple(r[i] for i in _ROLLUP_FACTS) for r in rows])
 
     def _report_counts(self, rows: list[Row]) -> None:
         for r in rows:

@@ -1,5 +1,5 @@
 """What the reports read besides clicks and orders: a covering index on clicks, and the click
-roll-ups the overview sums (kept by the recorder: rollups.py).
+roll-ups (kept by the recorder: rollups.py).
 
 Every report filters clicks by campaign and time and reads only kind, link, channel, app and
 visitor: with all of them in one index, PostgreSQL and SQLite answer from the index alone,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, SmallInteger
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.clicks.models import Click
@@ -35,4 +35,22 @@ class ClickRollup(Base):
     previews: Mapped[int] = mapped_column(Integer, default=0)
     bots: Mapped[int] = mapped_column(Integer, default=0)
     # HyperLogLog sketch (Apache DataSketches, compact form) of the people's visitor hashes.
+    visitors: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class LinkRollup(Base):
+    """One campaign's clicks of one link, channel and detected app ('' for none) in one UTC hour
+    or day: the rows of the reports by channel, link and app, and of the forwarding matrix."""
+
+    __tablename__ = "link_rollups"
+
+    hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    app: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    previews: Mapped[int] = mapped_column(Integer, default=0)
+    bots: Mapped[int] = mapped_column(Integer, default=0)
     visitors: Mapped[bytes | None] = mapped_column(LargeBinary)

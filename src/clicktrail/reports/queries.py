@@ -1,9 +1,16 @@
 """The aggregate SQL of every report: one statement each, SQLAlchemy Core, both engines.
 
-A report is a UNION ALL of GROUP BY branches over `clicks` and `orders`, each row tagged with the
-part it answers (`part`): per-key click counts, per-key order counts, per-key-and-currency
-revenue, and the same without a key for the totals (unique visitors do not add up across rows:
-one person can click a WhatsApp and a Telegram link). Every branch returns the same columns.
+A report is a UNION ALL of GROUP BY branches, each row tagged with the part it answers (`part`):
+per-key click counts, per-key order counts, per-key-and-currency revenue, and the same without a
+key for the totals (unique visitors do not add up across rows: one person can click a WhatsApp
+and a Telegram link). Every branch returns the same columns.
+
+Clicks are read from the roll-ups (rollups.py: per campaign, or per campaign, link, channel and
+app; per UTC hour and day), plus the raw clicks of the minutes at the period's edges that no
+whole hour covers. Counts are summed in SQL; for unique visitors the roll-ups' sketches and the
+edge minutes' visitor hashes come back as rows of their own (parts `s`/`S`, `v`/`V`), which the
+service merges. Two reports still read the clicks themselves, exactly: day buckets in a zone
+whose offset is not a whole number of hours, and the forwarding matrix across all campaigns.
 
 What counts:
 - clicks `kind = 'click'`; unique visitors = distinct `visitor_hash` among those; previews and
@@ -25,7 +32,7 @@ from sqlalchemy.sql import CompoundSelect
 from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order
 from clicktrail.reports import rollups
-from clicktrail.reports.period import Period, day_bucket
+from clicktrail.reports.period import Period, day_bucket, offset_segments
 
 GroupBy = Literal["channel", "link", "app", "day"]
 
@@ -33,7 +40,7 @@ clicks = Click.__table__
 orders = Order.__table__
 
 NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "revenue_minor", "pending", "all_orders")
-COLUMNS = ("part", "key", "key2", "currency", *NUMBERS, "sketch")
+COLUMNS = ("part", "key", "key2", "currency", *NUMBERS, "sketch", "visitor")
 
 CANCELLED = "cancelled"
 NOT_SALES = (CANCELLED, "pending")  # no sale (yet): the shop has not been paid
@@ -117,48 +124,105 @@ def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[Colum
 
 
 def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: bool) -> list[Select]:
-    """Click counts and visitor sketches from the roll-ups (rollups.py), for one campaign or all.
-
-    Whole UTC days and hours of the period come from `click_rollups`, the minutes at its edges
-    that no whole hour covers from `clicks`: counts are summed here, exact. Unique visitors are
-    not a sum: the roll-ups' visitor sketches come back as rows (part `s`/`S`, in `sketch`) and
-    the edge minutes' visitor hashes too (part `v`/`V`, in `key2`), for the service to merge.
-    Lower case: one row per campaign (the overview); upper case: the totals only."""
+    """Click counts and unique visitors from `click_rollups`, for one campaign or all: the totals
+    (parts `C`, `S`, `V`), and with `per_campaign` one row per campaign too (the overview)."""
     cover = rollups.cover(period.start, period.end)
     ru = rollups.rollups
-    rollup_where = [cover.rollup_rows()]
-    raw_where = [cover.raw_clicks()]
+    in_rollups = [cover.rollup_rows()]
+    in_raw = [cover.raw_clicks()]
     if campaign_id is None:
-        raw_where.append(clicks.c.campaign_id.is_not(None))
+        in_raw.append(clicks.c.campaign_id.is_not(None))
     else:
-        rollup_where.append(ru.c.campaign_id == campaign_id)
-        raw_where.append(clicks.c.campaign_id == campaign_id)
-    counted = union_all(
-        select(ru.c.campaign_id, ru.c.clicks, ru.c.previews, ru.c.bots).where(*rollup_where),
-        select(
-            clicks.c.campaign_id,
-            case((clicks.c.kind == "click", 1), else_=0).label("clicks"),
-            case((clicks.c.kind == "preview", 1), else_=0).label("previews"),
-            case((clicks.c.kind == "bot", 1), else_=0).label("bots"),
-        ).where(*raw_where),
-    ).cte("counted")
-    sums = {name: func.coalesce(func.sum(counted.c[name]), 0) for name in ("clicks", "previews", "bots")}
-    sketches = [*rollup_where, ru.c.visitors.is_not(None)]
-    visitors = [*raw_where, clicks.c.kind == "click", clicks.c.visitor_hash.is_not(None)]
-    totals = _branch("C", where=[], from_=counted, **sums)
+        in_rollups.append(ru.c.campaign_id == campaign_id)
+        in_raw.append(clicks.c.campaign_id == campaign_id)
+
+    def parts(rolled_keys: list[ColumnElement], raw_keys: list[ColumnElement]) -> list[Select]:
+        return _rolled_up(
+            select(*rolled_keys, ru.c.clicks, ru.c.previews, ru.c.bots).where(*in_rollups),
+            select(*raw_keys, clicks.c.kind).where(*in_raw),
+            select(*rolled_keys, ru.c.visitors).where(*in_rollups, ru.c.visitors.is_not(None)),
+            select(*raw_keys, clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
+                                                           clicks.c.visitor_hash.is_not(None)),
+            ("key",) if rolled_keys else (),
+        )
+
+    totals = parts([], [])
     if not per_campaign:
-        return [
-            totals,
-            _branch("S", where=sketches, from_=ru, sketch=ru.c.visitors),
-            _branch("V", where=visitors, group=[clicks.c.visitor_hash], from_=clicks, key2=clicks.c.visitor_hash),
-        ]
+        return totals
+    return [*parts([ru.c.campaign_id.label("key")], [clicks.c.campaign_id.label("key")]), *totals]
+
+
+def _rolled_up(rolled: Select, raw: Select, sketches: Select, visitors: Select, key_names: Sequence[str]) -> list[Select]:
+    """Rows of roll-ups: `rolled` (keys, clicks, previews, bots) and the raw clicks of the edge
+    minutes, `raw` (keys, kind), summed per key, exact; `sketches` (keys, visitors) and the edge
+    minutes' `visitors` (keys, visitor_hash) returned as rows for the service to merge (unique
+    visitors are not a sum). Parts `c`, `s`, `v` per key; `C`, `S`, `V` without keys (totals)."""
+    c, s, v = ("c", "s", "v") if key_names else ("C", "S", "V")
+    raw = raw.subquery("r")
+    counted = union_all(
+        rolled,
+        select(
+            *(raw.c[n] for n in key_names),
+            case((raw.c.kind == "click", 1), else_=0).label("clicks"),
+            case((raw.c.kind == "preview", 1), else_=0).label("previews"),
+            case((raw.c.kind == "bot", 1), else_=0).label("bots"),
+        ),
+    ).subquery("counted")
+    keys = [counted.c[n] for n in key_names]
+    sums = {name: func.coalesce(func.sum(counted.c[name]), 0) for name in ("clicks", "previews", "bots")}
+    sk, vi = sketches.subquery("sk"), visitors.subquery("vi")
     return [
-        _branch("c", where=[], group=[counted.c.campaign_id], from_=counted, key=counted.c.campaign_id, **sums),
-        totals,
-        _branch("s", where=sketches, from_=ru, key=ru.c.campaign_id, sketch=ru.c.visitors),
-        _branch("v", where=visitors, group=[clicks.c.campaign_id, clicks.c.visitor_hash], from_=clicks,
-                key=clicks.c.campaign_id, key2=clicks.c.visitor_hash),
+        _branch(c, where=[], group=keys, from_=counted, **dict(zip(key_names, keys)), **sums),
+        _branch(s, where=[], from_=sk, **{n: sk.c[n] for n in key_names}, sketch=sk.c.visitors),
+        _branch(v, where=[], group=[*(vi.c[n] for n in key_names), vi.c.visitor_hash], from_=vi,
+                **{n: vi.c[n] for n in key_names}, visitor=vi.c.visitor_hash),
     ]
+
+
+def _link_rows(period: Period, campaign_id: int, columns: Sequence[str]) -> list[Select]:
+    """One campaign's rows by channel, link or app, or (channel, app): from `link_rollups`."""
+    cover = rollups.cover(period.start, period.end)
+    lr = rollups.link_rollups
+    key_names = ("key", "key2")[: len(columns)]
+
+    def keys(table) -> list[ColumnElement]:
+        return [
+            (func.nullif(table.c.app, rollups.NO_APP) if c == "app" and table is lr else table.c[c]).label(n)
+            for c, n in zip(columns, key_names)
+        ]
+
+    in_rollups = [cover.rollup_rows(lr), lr.c.campaign_id == campaign_id]
+    in_raw = [cover.raw_clicks(), clicks.c.campaign_id == campaign_id]
+    return _rolled_up(
+        select(*keys(lr), lr.c.clicks, lr.c.previews, lr.c.bots).where(*in_rollups),
+        select(*keys(clicks), clicks.c.kind).where(*in_raw),
+        select(*keys(lr), lr.c.visitors).where(*in_rollups, lr.c.visitors.is_not(None)),
+        select(*keys(clicks), clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
+                                                            clicks.c.visitor_hash.is_not(None)),
+        key_names,
+    )
+
+
+def _day_rows(period: Period, campaign_id: int, dialect: str) -> list[Select] | None:
+    """One campaign's rows by local day, from its hourly roll-ups: each whole UTC hour falls in
+    one local day when the zone's offsets in the period are whole hours. None otherwise
+    (Asia/Kolkata, Australia/Lord_Howe...): the rows are then counted from the clicks."""
+    if any(offset % 3600 for _, offset in offset_segments(period.tz, period.start, period.end)):
+        return None
+    cover = rollups.cover(period.start, period.end, days=False)
+    ru = rollups.rollups
+    in_rollups = [cover.rollup_rows(ru), ru.c.campaign_id == campaign_id]
+    in_raw = [cover.raw_clicks(), clicks.c.campaign_id == campaign_id]
+    rolled_day = day_bucket(ru.c.starts_at, period, dialect).label("key")
+    raw_day = day_bucket(clicks.c.occurred_at, period, dialect).label("key")
+    return _rolled_up(
+        select(rolled_day, ru.c.clicks, ru.c.previews, ru.c.bots).where(*in_rollups),
+        select(raw_day, clicks.c.kind).where(*in_raw),
+        select(rolled_day, ru.c.visitors).where(*in_rollups, ru.c.visitors.is_not(None)),
+        select(raw_day, clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
+                                                     clicks.c.visitor_hash.is_not(None)),
+        ("key",),
+    )
 
 
 def _metric_union(
@@ -189,20 +253,29 @@ def _metric_union(
 
 
 def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect: str) -> CompoundSelect:
-    """Rows counted exactly from the clicks; totals from the campaign's roll-ups (their unique
-    visitors estimated beyond a few hundred)."""
+    """Rows and totals from the campaign's roll-ups (counts exact; unique visitors estimated
+    beyond a few hundred), orders from the orders. Day rows of a zone with a half-hour offset
+    are counted from the clicks, exactly."""
     if group_by == "day":
-        click_key, order_key = day_bucket(clicks.c.occurred_at, period, dialect), day_bucket(orders.c.ordered_at, period, dialect)
+        order_key = day_bucket(orders.c.ordered_at, period, dialect)
+        rows = _day_rows(period, campaign_id, dialect)
+        if rows is None:
+            return _metric_union(
+                dialect,
+                [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
+                [orders.c.campaign_id == campaign_id, *_attributed_orders(period)],
+                [day_bucket(clicks.c.occurred_at, period, dialect)],
+                [order_key],
+                _rollup_branches(period, campaign_id, per_campaign=False),
+            )
     else:
         column = {"channel": "channel", "link": "link_id", "app": "app"}[group_by]
-        click_key, order_key = clicks.c[column], orders.c[column]
-    return _metric_union(
-        dialect,
-        [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
-        [orders.c.campaign_id == campaign_id, *_attributed_orders(period)],
-        [click_key],
-        [order_key],
-        _rollup_branches(period, campaign_id, per_campaign=False),
+        order_key = orders.c[column]
+        rows = _link_rows(period, campaign_id, [column])
+    return union_all(
+        *rows,
+        *_rollup_branches(period, campaign_id, per_campaign=False),
+        *_order_branches([orders.c.campaign_id == campaign_id, *_attributed_orders(period)], [order_key]),
     )
 
 
@@ -216,17 +289,18 @@ def overview(period: Period) -> CompoundSelect:
 
 def forwarding(campaign_id: int | None, period: Period, dialect: str) -> CompoundSelect:
     """Declared channel × detected app. Orders too, by the channel and app of their click.
-    Across all campaigns, totals are counted from the clicks: they include clicks of links in
-    no campaign (any more), which the roll-ups leave out."""
-    click_where = [_in_period(clicks.c.occurred_at, period)]
+    One campaign: from its roll-ups. Across all campaigns, from the clicks: that includes clicks
+    of links in no campaign (any more), which the roll-ups leave out."""
     order_where = _attributed_orders(period)
-    totals = None
-    if campaign_id is not None:
-        click_where.append(clicks.c.campaign_id == campaign_id)
-        order_where.append(orders.c.campaign_id == campaign_id)
-        totals = _rollup_branches(period, campaign_id, per_campaign=False)
-    return _metric_union(dialect, click_where, order_where, [clicks.c.channel, clicks.c.app],
-                         [orders.c.channel, orders.c.app], totals)
+    order_keys = [orders.c.channel, orders.c.app]
+    if campaign_id is None:
+        return _metric_union(dialect, [_in_period(clicks.c.occurred_at, period)], order_where,
+                             [clicks.c.channel, clicks.c.app], order_keys)
+    return union_all(
+        *_link_rows(period, campaign_id, ["channel", "app"]),
+        *_rollup_branches(period, campaign_id, per_campaign=False),
+        *_order_branches([orders.c.campaign_id == campaign_id, *order_where], order_keys),
+    )
 
 
 def unattributed(period: Period) -> CompoundSelect:

@@ -1,16 +1,18 @@
 """Click roll-ups per campaign and UTC hour / UTC day, kept by the recorder with every batch.
 
-The overview reads every campaign's clicks of its period: at 10M clicks, counting them and above
-all their distinct visitors takes seconds. So the recorder, in the transaction that writes a
-batch of clicks, adds the batch to one row per (campaign, UTC hour) and one per (campaign, UTC
-day): clicks, previews and bots — exact counts — and a HyperLogLog sketch of the visitor hashes
-of the people's clicks. The spool replay goes through the same path, and only rows actually
-written are added, so the roll-ups stay exact (counts) and current.
+Reports read every click of their period: at 10M clicks, counting them and above all their
+distinct visitors takes seconds. So the recorder, in the transaction that writes a batch of
+clicks, adds the batch to roll-up rows per UTC hour and per UTC day, at two levels: per campaign
+(`click_rollups`: the overview, report totals, days) and per campaign, link, channel and app
+(`link_rollups`: rows by channel, link, app, and the forwarding matrix). Each row has clicks,
+previews and bots — exact counts — and a HyperLogLog sketch of the visitor hashes of the
+people's clicks. The spool replay goes through the same path, and only rows actually written are
+added, so the roll-ups stay exact (counts) and current.
 
 Distinct visitors cannot be added up across hours exactly (one person clicking on Monday and on
 Tuesday is one visitor): sketches can, with a small error (lg_k = 12: about 1.6% standard error
 at large counts; below ~380 visitors a sketch keeps the hashes themselves and counts exactly). The
-overview estimates with them; the per-campaign reports still count exactly from the clicks.
+reports merge them per row and for the totals, and say when a number is an estimate.
 
 Concurrent workers: the upsert takes the row lock before the sketch is read back (RETURNING),
 and rows are upserted in key order, so two batches merge one after the other, never over each
@@ -24,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
-from sqlalchemy import Connection, and_, bindparam, delete, false, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from clicktrail.clicks.models import Click
-from clicktrail.reports.models import ClickRollup
+from clicktrail.reports.models import ClickRollup, LinkRollup
 
 LG_K = 12  # 4,096 registers
 STORED = tgt_hll_type.HLL_4  # the compact form: ~2 KiB at most per row
@@ -39,9 +41,24 @@ UTC = timezone.utc
 CHUNK = 500  # rows per statement (SQLite caps bound parameters)
 
 rollups = ClickRollup.__table__
+link_rollups = LinkRollup.__table__
 clicks = Click.__table__
+NO_APP = ""  # link_rollups.app for clicks with no app detected (a key column cannot be NULL)
 
-Key = tuple[int, int, datetime]  # campaign id, hours (1 or 24), UTC start
+
+@dataclass(frozen=True)
+class Level:
+    table: Table
+    keys: tuple[str, ...]  # key columns after (hours, starts_at)
+
+
+CAMPAIGNS = Level(rollups, ("campaign_id",))
+LINKS = Level(link_rollups, ("campaign_id", "link_id", "channel", "app"))
+LEVELS = (CAMPAIGNS, LINKS)
+
+# What the roll-ups need of a click, in this order.
+ClickFacts = tuple[int | None, int, str, str | None, str, str | None, datetime]  # campaign, link, channel, app, kind, visitor, at
+Key = tuple  # (hours, starts_at, *level.keys)
 
 
 @dataclass
@@ -62,23 +79,32 @@ class Tally:
             self.bots += 1
 
 
+Tallies = dict[Level, dict[Key, Tally]]
+
+
 def floor_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def tally(rows: Iterable[tuple[int | None, str, str | None, datetime]], into: dict[Key, Tally] | None = None) -> dict[Key, Tally]:
-    """(campaign id, kind, visitor hash, occurred at) → the additions to each roll-up row."""
-    tallies: dict[Key, Tally] = {} if into is None else into
-    for campaign_id, kind, visitor, at in rows:
-        if campaign_id is None:  # a click of a link outside any campaign: in no overview row
+def tally(rows: Iterable[ClickFacts], into: Tallies | None = None) -> Tallies:
+    """Clicks → the additions to each roll-up row they fall in (four per click)."""
+    tallies: Tallies = {level: {} for level in LEVELS} if into is None else into
+    campaigns, links = tallies[CAMPAIGNS], tallies[LINKS]
+    for campaign_id, link_id, channel, app, kind, visitor, at in rows:
+        if campaign_id is None:  # a click of a link outside any campaign: in no campaign's report
             continue
         if at.tzinfo is None:  # SQLite hands back naive UTC
             at = at.replace(tzinfo=UTC)
         hour = floor_hour(at)
-        for key in ((campaign_id, 1, hour), (campaign_id, 24, hour.replace(hour=0))):
-            entry = tallies.get(key)
+        day = hour.replace(hour=0)
+        for target, key in (
+            (campaigns, (1, hour, campaign_id)), (campaigns, (24, day, campaign_id)),
+            (links, (1, hour, campaign_id, link_id, channel, app or NO_APP)),
+            (links, (24, day, campaign_id, link_id, channel, app or NO_APP)),
+        ):
+            entry = target.get(key)
             if entry is None:
-                entry = tallies[key] = Tally()
+                entry = target[key] = Tally()
             entry.count(kind, visitor)
     return tallies
 
@@ -94,46 +120,52 @@ def estimate(sketches: Iterable[bytes]) -> hll_union:
     return union
 
 
-def add(conn: Connection, rows: Iterable[tuple[int | None, str, str | None, datetime]]) -> None:
+def add(conn: Connection, rows: Iterable[ClickFacts]) -> None:
     """Add written clicks to their roll-ups, in the caller's transaction (sync: `run_sync`)."""
     write(conn, tally(rows))
 
 
-def write(conn: Connection, tallies: dict[Key, Tally]) -> None:
+def write(conn: Connection, tallies: Tallies) -> None:
+    for level, rows in tallies.items():
+        _write_level(conn, level, rows)
+
+
+def _write_level(conn: Connection, level: Level, tallies: dict[Key, Tally]) -> None:
     if not tallies:
         return
+    table = level.table
+    names = ("hours", "starts_at", *level.keys)
+    key_columns = [table.c[n] for n in names]
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     keys = sorted(tallies)
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start:start + CHUNK]
-        statement = insert(rollups).values([
-            {"campaign_id": c, "hours": h, "starts_at": at, "clicks": tallies[(c, h, at)].clicks,
-             "previews": tallies[(c, h, at)].previews, "bots": tallies[(c, h, at)].bots}
-            for c, h, at in chunk
+        statement = insert(table).values([
+            {**dict(zip(names, key)), "clicks": tallies[key].clicks, "previews": tallies[key].previews,
+             "bots": tallies[key].bots}
+            for key in chunk
         ])
         statement = statement.on_conflict_do_update(
-            index_elements=[rollups.c.hours, rollups.c.starts_at, rollups.c.campaign_id],
+            index_elements=key_columns,
             set_={
-                "clicks": rollups.c.clicks + statement.excluded.clicks,
-                "previews": rollups.c.previews + statement.excluded.previews,
-                "bots": rollups.c.bots + statement.excluded.bots,
+                "clicks": table.c.clicks + statement.excluded.clicks,
+                "previews": table.c.previews + statement.excluded.previews,
+                "bots": table.c.bots + statement.excluded.bots,
             },
-        ).returning(rollups.c.campaign_id, rollups.c.hours, rollups.c.starts_at, rollups.c.visitors)
+        ).returning(*key_columns, table.c.visitors)
         merged = []
-        for campaign_id, hours, starts_at, stored in conn.execute(statement).all():
-            visitors = tallies[(campaign_id, hours, starts_at.astimezone(UTC))].visitors
+        for row in conn.execute(statement).all():
+            key = (row[0], row[1].astimezone(UTC), *row[2:-1])
+            visitors = tallies[key].visitors
             if not visitors:
                 continue
-            sketch = sketch_of(stored)
+            sketch = sketch_of(row[-1])
             for visitor in visitors:
                 sketch.update(visitor)
-            merged.append({"c": campaign_id, "h": hours, "at": starts_at, "v": sketch.serialize_compact()})
+            merged.append({**{f"k_{n}": v for n, v in zip(names, row[:-1])}, "v": sketch.serialize_compact()})
         if merged:
             conn.execute(
-                update(rollups)
-                .where(rollups.c.campaign_id == bindparam("c"), rollups.c.hours == bindparam("h"),
-                       rollups.c.starts_at == bindparam("at"))
-                .values(visitors=bindparam("v")),
+                update(table).where(*(c == bindparam(f"k_{c.name}") for c in key_columns)).values(visitors=bindparam("v")),
                 merged,
             )
 
@@ -145,18 +177,20 @@ def rebuild(conn: Connection, window: timedelta = timedelta(days=7), flush_every
     server-side cursor through the async drivers was 8x slower per row). Tallies are flushed
     as they grow — writing adds — so memory stays bounded however many clicks there are.
     Returns the number of clicks read."""
-    conn.execute(delete(rollups))
+    for level in LEVELS:
+        conn.execute(delete(level.table))
     spans = conn.execute(
         select(clicks.c.campaign_id, func.min(clicks.c.occurred_at), func.max(clicks.c.occurred_at))
         .where(clicks.c.campaign_id.is_not(None)).group_by(clicks.c.campaign_id).order_by(clicks.c.campaign_id)
     ).all()
-    tallies: dict[Key, Tally] = {}
+    tallies = tally(())
     read = pending = 0
     for campaign_id, first, last in spans:
         start = _floor(first if first.tzinfo else first.replace(tzinfo=UTC), DAY)
         while start <= last:
             part = conn.execute(
-                select(clicks.c.campaign_id, clicks.c.kind, clicks.c.visitor_hash, clicks.c.occurred_at)
+                select(clicks.c.campaign_id, clicks.c.link_id, clicks.c.channel, clicks.c.app, clicks.c.kind,
+                       clicks.c.visitor_hash, clicks.c.occurred_at)
                 .where(clicks.c.campaign_id == campaign_id, clicks.c.occurred_at >= start,
                        clicks.c.occurred_at < start + window)
             ).all()
@@ -166,7 +200,7 @@ def rebuild(conn: Connection, window: timedelta = timedelta(days=7), flush_every
             start += window
             if pending >= flush_every:
                 write(conn, tallies)
-                tallies, pending = {}, 0
+                tallies, pending = tally(()), 0
     write(conn, tallies)
     return read
 
@@ -193,10 +227,10 @@ class Cover:
     hours: tuple[tuple[datetime, datetime], ...]
     raw: tuple[tuple[datetime, datetime], ...]
 
-    def rollup_rows(self) -> ColumnElement[bool]:
-        parts = [and_(rollups.c.hours == 1, rollups.c.starts_at >= a, rollups.c.starts_at < b) for a, b in self.hours]
+    def rollup_rows(self, table: Table = rollups) -> ColumnElement[bool]:
+        parts = [and_(table.c.hours == 1, table.c.starts_at >= a, table.c.starts_at < b) for a, b in self.hours]
         if self.days:
-            parts.append(and_(rollups.c.hours == 24, rollups.c.starts_at >= self.days[0], rollups.c.starts_at < self.days[1]))
+            parts.append(and_(table.c.hours == 24, table.c.starts_at >= self.days[0], table.c.starts_at < self.days[1]))
         return or_(*parts) if parts else false()
 
     def raw_clicks(self) -> ColumnElement[bool]:
@@ -204,11 +238,15 @@ class Cover:
         return or_(*parts) if parts else false()
 
 
-def cover(start: datetime, end: datetime) -> Cover:
+def cover(start: datetime, end: datetime, *, days: bool = True) -> Cover:
+    """Without `days`, whole hours only: each then falls in one local day of a zone whose
+    offsets are whole hours (day buckets)."""
     first_hour, last_hour = _ceil(start, HOUR), _floor(end, HOUR)
     if first_hour >= last_hour:
         return Cover(None, (), ((start, end),))
     raw = tuple((a, b) for a, b in ((start, first_hour), (last_hour, end)) if a < b)
+    if not days:
+        return Cover(None, ((first_hour, last_hour),), raw)
     first_day, last_day = _ceil(first_hour, DAY), _floor(last_hour, DAY)
     if first_day >= last_day:
         return Cover(None, ((first_hour, last_hour),), raw)

@@ -129,7 +129,7 @@ def _count_visitors(data: Aggregates, rows: list[Any], key_of) -> None:
                 union = per_key[key] = rollups.hll_union(rollups.LG_K)
         else:
             union = everyone
-        union.update(rollups.hll_sketch.deserialize(row.sketch) if row.part in "sS" else row.key2)
+        union.update(rollups.hll_sketch.deserialize(row.sketch) if row.part in "sS" else row.visitor)
     for key, union in per_key.items():
         data.row(key).unique_visitors, estimated = _visitors(union)
         data.estimated |= estimated
