@@ -17,6 +17,8 @@ from clicktrail.conversions.models import OrderSource
 from clicktrail.db import utcnow
 from clicktrail.links.models import Campaign, Link
 
+from conftest import click_row
+
 PASSWORD = "correct horse battery"
 SHOP = "https://shop.example/summer"
 
@@ -381,6 +383,30 @@ async def test_campaign_page_date_range(web: httpx.AsyncClient) -> None:
     bad = await web.get(f"/campaigns/{cid}?from=2026-02-01&to=2026-01-07")
     assert bad.status_code == 200 and "Showing the last 30 days." in bad.text
     assert (await web.get("/campaigns/424242")).status_code == 404
+
+
+async def test_campaign_page_marks_estimated_unique_visitors(app, web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    async with app.state.sessionmaker() as session:
+        link_id = (await session.scalars(select(Link.id).where(Link.campaign_id == cid))).first()
+    now = utcnow()
+
+    async def visitors(first: int, n: int) -> None:
+        await app.state.recorder.write([
+            click_row(click_id=f"web{i:05d}", link_id=link_id, campaign_id=cid, kind="click", channel="whatsapp",
+                      visitor_hash=f"{i:032x}", occurred_at=now - timedelta(hours=1))
+            for i in range(first, first + n)
+        ])
+
+    def unique_visitors(page: str) -> str:
+        return re.search(r'Unique visitors</span><span class="kpi-value">(.*?)</span></div>', page).group(1)
+
+    await visitors(0, 300)  # few: counted exactly
+    assert unique_visitors((await web.get(f"/campaigns/{cid}")).text) == "300"
+    await visitors(300, 700)  # 1,000: estimated, and marked so
+    shown = unique_visitors((await web.get(f"/campaigns/{cid}")).text)
+    assert shown.startswith('<abbr title="Estimated') and "≈" in shown
+    assert abs(int(shown.rsplit(">", 1)[1].replace(",", "")) - 1000) <= 30
 
 
 # --- settings ----------------------------------------------------------------------------------

@@ -39,8 +39,9 @@ class ClickRollup(Base):
 
 
 class LinkRollup(Base):
-    """One campaign's clicks of one link, channel and detected app ('' for none) in one UTC hour
-    or day: the rows of the reports by channel, link and app, and of the forwarding matrix."""
+    """One campaign's clicks of one link, channel and detected app ('' for none) in one UTC day
+    (hours = 24; the column keeps both roll-up tables alike): the rows of the reports by channel,
+    link and app, and of the forwarding matrix."""
 
     __tablename__ = "link_rollups"
 

@@ -180,8 +180,9 @@ def _rolled_up(rolled: Select, raw: Select, sketches: Select, visitors: Select, 
 
 
 def _link_rows(period: Period, campaign_id: int, columns: Sequence[str]) -> list[Select]:
-    """One campaign's rows by channel, link or app, or (channel, app): from `link_rollups`."""
-    cover = rollups.cover(period.start, period.end)
+    """One campaign's rows by channel, link or app, or (channel, app): from `link_rollups` (whole
+    UTC days) and the clicks (the partial days at the edges)."""
+    cover = rollups.cover(period.start, period.end, hours=False)
     lr = rollups.link_rollups
     key_names = ("key", "key2")[: len(columns)]
 

@@ -2,9 +2,11 @@
 
 Reports read every click of their period: at 10M clicks, counting them and above all their
 distinct visitors takes seconds. So the recorder, in the transaction that writes a batch of
-clicks, adds the batch to roll-up rows per UTC hour and per UTC day, at two levels: per campaign
-(`click_rollups`: the overview, report totals, days) and per campaign, link, channel and app
-(`link_rollups`: rows by channel, link, app, and the forwarding matrix). Each row has clicks,
+clicks, adds the batch to roll-up rows at two levels: per campaign and UTC hour and UTC day
+(`click_rollups`: the overview, report totals, day rows) and per campaign, link, channel, app and
+UTC day (`link_rollups`: rows by channel, link, app, and the forwarding matrix; no hourly rows,
+which would be nearly one per click on a busy campaign: the partial days at a period's edges are
+read from the clicks). Each row has clicks,
 previews and bots — exact counts — and a HyperLogLog sketch of the visitor hashes of the
 people's clicks. The spool replay goes through the same path, and only rows actually written are
 added, so the roll-ups stay exact (counts) and current.
@@ -87,7 +89,7 @@ def floor_hour(at: datetime) -> datetime:
 
 
 def tally(rows: Iterable[ClickFacts], into: Tallies | None = None) -> Tallies:
-    """Clicks → the additions to each roll-up row they fall in (four per click)."""
+    """Clicks → the additions to each roll-up row they fall in (three per click)."""
     tallies: Tallies = {level: {} for level in LEVELS} if into is None else into
     campaigns, links = tallies[CAMPAIGNS], tallies[LINKS]
     for campaign_id, link_id, channel, app, kind, visitor, at in rows:
@@ -99,7 +101,6 @@ def tally(rows: Iterable[ClickFacts], into: Tallies | None = None) -> Tallies:
         day = hour.replace(hour=0)
         for target, key in (
             (campaigns, (1, hour, campaign_id)), (campaigns, (24, day, campaign_id)),
-            (links, (1, hour, campaign_id, link_id, channel, app or NO_APP)),
             (links, (24, day, campaign_id, link_id, channel, app or NO_APP)),
         ):
             entry = target.get(key)
@@ -238,9 +239,15 @@ class Cover:
         return or_(*parts) if parts else false()
 
 
-def cover(start: datetime, end: datetime, *, days: bool = True) -> Cover:
-    """Without `days`, whole hours only: each then falls in one local day of a zone whose
-    offsets are whole hours (day buckets)."""
+def cover(start: datetime, end: datetime, *, days: bool = True, hours: bool = True) -> Cover:
+    """Whole UTC days, whole UTC hours around them, raw clicks around those. Without `days`,
+    whole hours only: each then falls in one local day of a zone whose offsets are whole hours
+    (day buckets). Without `hours`, whole days only (link roll-ups have no hourly rows)."""
+    if not hours:
+        first_day, last_day = _ceil(start, DAY), _floor(end, DAY)
+        if first_day >= last_day:
+            return Cover(None, (), ((start, end),))
+        return Cover((first_day, last_day), (), tuple((a, b) for a, b in ((start, first_day), (last_day, end)) if a < b))
     first_hour, last_hour = _ceil(start, HOUR), _floor(end, HOUR)
     if first_hour >= last_hour:
         return Cover(None, (), ((start, end),))
@@ -250,5 +257,5 @@ def cover(start: datetime, end: datetime, *, days: bool = True) -> Cover:
     first_day, last_day = _ceil(first_hour, DAY), _floor(last_hour, DAY)
     if first_day >= last_day:
         return Cover(None, ((first_hour, last_hour),), raw)
-    hours = tuple((a, b) for a, b in ((first_hour, first_day), (last_day, last_hour)) if a < b)
-    return Cover((first_day, last_day), hours, raw)
+    whole_hours = tuple((a, b) for a, b in ((first_hour, first_day), (last_day, last_hour)) if a < b)
+    return Cover((first_day, last_day), whole_hours, raw)

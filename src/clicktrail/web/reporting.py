@@ -34,6 +34,7 @@ class CampaignNumbers:
     matrix_apps: list[str | None] = field(default_factory=list)
     matrix: list[tuple[str, list[dict[str, Any] | None]]] = field(default_factory=list)
     has_revenue: bool = False
+    visitors_estimated: bool = False  # unique visitors beyond the sketches' exact range
 
 
 async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period) -> CampaignNumbers:
@@ -43,7 +44,8 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
     by_app = await reports.campaign_report(session, ctx, campaign_id, "app", period)
     forwarding = await reports.forwarding(session, campaign_id, period)
     totals = by_link["totals"]
-    numbers = CampaignNumbers(totals=totals, by_link={r["key"]: r for r in by_link["rows"] if r["key"] is not None})
+    numbers = CampaignNumbers(totals=totals, by_link={r["key"]: r for r in by_link["rows"] if r["key"] is not None},
+                              visitors_estimated=by_link["unique_visitors_estimated"])
 
     days = by_day["rows"]
     if totals["clicks"] or totals["orders"]:
