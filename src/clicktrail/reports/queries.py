@@ -149,7 +149,9 @@ def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: b
     totals = parts([], [])
     if not per_campaign:
         return totals
-    return [*parts([ru.c.campaign_id.label("key")], [clicks.c.campaign_id.label("key")]), *totals]
+    # Totals' visitors are the campaigns' merged (the service does it): their counts only.
+    total_counts = totals[0]
+    return [*parts([ru.c.campaign_id.label("key")], [clicks.c.campaign_id.label("key")]), total_counts]
 
 
 def _rolled_up(rolled: Select, raw: Select, sketches: Select, visitors: Select, key_names: Sequence[str]) -> list[Select]:
