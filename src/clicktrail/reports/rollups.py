@@ -6,10 +6,9 @@ clicks, adds the batch to roll-up rows at two levels: per campaign and UTC hour 
 (`click_rollups`: the overview, report totals, day rows) and per campaign, link, channel, app and
 UTC day (`link_rollups`: rows by channel, link, app, and the forwarding matrix; no hourly rows,
 which would be nearly one per click on a busy campaign: the partial days at a period's edges are
-read from the clicks). Each row has clicks,
-previews and bots — exact counts — and a HyperLogLog sketch of the visitor hashes of the
-people's clicks. The spool replay goes through the same path, and only rows actually written are
-added, so the roll-ups stay exact (counts) and current.
+read from the clicks). Each row has clicks, previews and bots — exact counts — and a HyperLogLog
+sketch of the visitor hashes of the people's clicks. The spool replay goes through the same path,
+and only rows actually written are added, so the roll-ups stay exact (counts) and current.
 
 Distinct visitors cannot be added up across hours exactly (one person clicking on Monday and on
 Tuesday is one visitor): sketches can, with a small error (lg_k = 12: about 1.6% standard error
