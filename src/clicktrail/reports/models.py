@@ -22,7 +22,17 @@ CLICKS_REPORT_INDEX = Index(
 )
 
 
-class ClickRollup(Base):
+class _RolledUp:
+    """What both roll-up levels hold: exact counts, and the people's visitors as a sketch."""
+
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    previews: Mapped[int] = mapped_column(Integer, default=0)
+    bots: Mapped[int] = mapped_column(Integer, default=0)
+    # HyperLogLog sketch (Apache DataSketches, compact form) of the people's visitor hashes.
+    visitors: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ClickRollup(_RolledUp, Base):
     """One campaign's clicks in one UTC hour (hours = 1) or UTC day (hours = 24)."""
 
     __tablename__ = "click_rollups"
@@ -31,14 +41,9 @@ class ClickRollup(Base):
     hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
-    previews: Mapped[int] = mapped_column(Integer, default=0)
-    bots: Mapped[int] = mapped_column(Integer, default=0)
-    # HyperLogLog sketch (Apache DataSketches, compact form) of the people's visitor hashes.
-    visitors: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-class LinkRollup(Base):
+class LinkRollup(_RolledUp, Base):
     """One campaign's clicks of one link, channel and detected app ('' for none) in one UTC day
     (hours = 24; the column keeps both roll-up tables alike): the rows of the reports by channel,
     link and app, and of the forwarding matrix."""
@@ -51,7 +56,3 @@ class LinkRollup(Base):
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     app: Mapped[str] = mapped_column(String(16), primary_key=True)
-    clicks: Mapped[int] = mapped_column(Integer, default=0)
-    previews: Mapped[int] = mapped_column(Integer, default=0)
-    bots: Mapped[int] = mapped_column(Integer, default=0)
-    visitors: Mapped[bytes | None] = mapped_column(LargeBinary)
