@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import ColumnElement, LargeBinary, Select, and_, case, cast, distinct, func, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, LargeBinary, Select, Table, and_, case, cast, distinct, func, literal_column, null, select, union_all
 from sqlalchemy.sql import CompoundSelect
 
 from clicktrail.clicks.models import Click
@@ -136,31 +136,35 @@ def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: b
         in_rollups.append(ru.c.campaign_id == campaign_id)
         in_raw.append(clicks.c.campaign_id == campaign_id)
 
-    def parts(rolled_keys: list[ColumnElement], raw_keys: list[ColumnElement]) -> list[Select]:
-        return _rolled_up(
-            select(*rolled_keys, ru.c.clicks, ru.c.previews, ru.c.bots).where(*in_rollups),
-            select(*raw_keys, clicks.c.kind).where(*in_raw),
-            select(*rolled_keys, ru.c.visitors).where(*in_rollups, ru.c.visitors.is_not(None)),
-            select(*raw_keys, clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
-                                                           clicks.c.visitor_hash.is_not(None)),
-            ("key",) if rolled_keys else (),
-        )
-
-    totals = parts([], [])
+    totals = _rolled_up(ru, [], [], in_rollups, in_raw)
     if not per_campaign:
         return totals
     # Totals' visitors are the campaigns' merged (the service does it): their counts only.
     total_counts = totals[0]
-    return [*parts([ru.c.campaign_id.label("key")], [clicks.c.campaign_id.label("key")]), total_counts]
+    per_campaign_parts = _rolled_up(ru, [ru.c.campaign_id.label("key")], [clicks.c.campaign_id.label("key")],
+                                    in_rollups, in_raw)
+    return [*per_campaign_parts, total_counts]
 
 
-def _rolled_up(rolled: Select, raw: Select, sketches: Select, visitors: Select, key_names: Sequence[str]) -> list[Select]:
-    """Rows of roll-ups: `rolled` (keys, clicks, previews, bots) and the raw clicks of the edge
-    minutes, `raw` (keys, kind), summed per key, exact; `sketches` (keys, visitors) and the edge
-    minutes' `visitors` (keys, visitor_hash) returned as rows for the service to merge (unique
-    visitors are not a sum). Parts `c`, `s`, `v` per key; `C`, `S`, `V` without keys (totals)."""
+def _rolled_up(
+    table: Table,
+    rolled_keys: Sequence[ColumnElement],
+    raw_keys: Sequence[ColumnElement],
+    in_rollups: Sequence[ColumnElement],
+    in_raw: Sequence[ColumnElement],
+) -> list[Select]:
+    """Rows of a roll-up `table` (`in_rollups`) and of the clicks its rows do not cover (`in_raw`),
+    keyed by `rolled_keys` / `raw_keys` (the same keys, labelled `key`, `key2`; none: totals).
+    Counts are summed per key, exact; the roll-ups' visitor sketches and the raw clicks' visitor
+    hashes come back as rows for the service to merge (unique visitors are not a sum). Parts
+    `c`, `s`, `v` per key; `C`, `S`, `V` without keys (totals)."""
+    key_names = ("key", "key2")[: len(rolled_keys)]
     c, s, v = ("c", "s", "v") if key_names else ("C", "S", "V")
-    raw = raw.subquery("r")
+    rolled = select(*rolled_keys, table.c.clicks, table.c.previews, table.c.bots).where(*in_rollups)
+    raw = select(*raw_keys, clicks.c.kind).where(*in_raw).subquery("r")
+    sketches = select(*rolled_keys, table.c.visitors).where(*in_rollups, table.c.visitors.is_not(None))
+    visitors = select(*raw_keys, clicks.c.visitor_hash).where(
+        *in_raw, clicks.c.kind == "click", clicks.c.visitor_hash.is_not(None))
     counted = union_all(
         rolled,
         select(
@@ -194,16 +198,8 @@ def _link_rows(period: Period, campaign_id: int, columns: Sequence[str]) -> list
             for c, n in zip(columns, key_names)
         ]
 
-    in_rollups = [cover.rollup_rows(lr), lr.c.campaign_id == campaign_id]
-    in_raw = [cover.raw_clicks(), clicks.c.campaign_id == campaign_id]
-    return _rolled_up(
-        select(*keys(lr), lr.c.clicks, lr.c.previews, lr.c.bots).where(*in_rollups),
-        select(*keys(clicks), clicks.c.kind).where(*in_raw),
-        select(*keys(lr), lr.c.visitors).where(*in_rollups, lr.c.visitors.is_not(None)),
-        select(*keys(clicks), clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
-                                                            clicks.c.visitor_hash.is_not(None)),
-        key_names,
-    )
+    return _rolled_up(lr, keys(lr), keys(clicks), [cover.rollup_rows(lr), lr.c.campaign_id == campaign_id],
+                      [cover.raw_clicks(), clicks.c.campaign_id == campaign_id])
 
 
 def _day_rows(period: Period, campaign_id: int, dialect: str) -> list[Select] | None:
@@ -214,17 +210,12 @@ def _day_rows(period: Period, campaign_id: int, dialect: str) -> list[Select] | 
         return None
     cover = rollups.cover(period.start, period.end, days=False)
     ru = rollups.rollups
-    in_rollups = [cover.rollup_rows(ru), ru.c.campaign_id == campaign_id]
-    in_raw = [cover.raw_clicks(), clicks.c.campaign_id == campaign_id]
-    rolled_day = day_bucket(ru.c.starts_at, period, dialect).label("key")
-    raw_day = day_bucket(clicks.c.occurred_at, period, dialect).label("key")
     return _rolled_up(
-        select(rolled_day, ru.c.clicks, ru.c.previews, ru.c.bots).where(*in_rollups),
-        select(raw_day, clicks.c.kind).where(*in_raw),
-        select(rolled_day, ru.c.visitors).where(*in_rollups, ru.c.visitors.is_not(None)),
-        select(raw_day, clicks.c.visitor_hash).where(*in_raw, clicks.c.kind == "click",
-                                                     clicks.c.visitor_hash.is_not(None)),
-        ("key",),
+        ru,
+        [day_bucket(ru.c.starts_at, period, dialect).label("key")],
+        [day_bucket(clicks.c.occurred_at, period, dialect).label("key")],
+        [cover.rollup_rows(ru), ru.c.campaign_id == campaign_id],
+        [cover.raw_clicks(), clicks.c.campaign_id == campaign_id],
     )
 
 
