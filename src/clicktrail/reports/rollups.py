@@ -113,13 +113,6 @@ def sketch_of(stored: bytes | None) -> hll_sketch:
     return hll_sketch(LG_K, STORED) if stored is None else hll_sketch.deserialize(stored)
 
 
-def estimate(sketches: Iterable[bytes]) -> hll_union:
-    union = hll_union(LG_K)
-    for stored in sketches:
-        union.update(hll_sketch.deserialize(stored))
-    return union
-
-
 def add(conn: Connection, rows: Iterable[ClickFacts]) -> None:
     """Add written clicks to their roll-ups, in the caller's transaction (sync: `run_sync`)."""
     write(conn, tally(rows))
