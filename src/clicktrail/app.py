@@ -47,7 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir / "spool",
             interval=settings.recorder_flush_interval,
             max_buffer=settings.recorder_max_buffer,
-            on_written=cache.clicks_written,
         )
         app.state.link_cache, app.state.recorder = cache, recorder
         app.state.visitors = VisitorHasher(settings.resolved_secret_key)

@@ -37,7 +37,7 @@ def _ensure_first_admin(settings: Settings) -> None:
     """On a new installation, make the admin account and show its password once."""
 
     async def work(session: AsyncSession) -> tuple[str, str] | None:
-        if await auth.count_users(session):
+        if await auth.count_users(session) or not await auth.claim_setup(session):
             return None
         password = secrets.token_urlsafe(12)
         user = await auth.create_user(session, "admin@localhost", password)
@@ -85,10 +85,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_user_create(args: argparse.Namespace) -> int:
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
+    async def work(session: AsyncSession):
+        user = await auth.create_user(session, args.email, args.password, is_admin=not args.no_admin)
+        await auth.claim_setup(session)  # an installation with an account is set up: /setup closes
+        return user
+
     try:
-        user = _in_session(
-            settings, lambda s: auth.create_user(s, args.email, args.password, is_admin=not args.no_admin)
-        )
+        user = _in_session(settings, work)
     except auth.EmailTaken:
         print(f"error: a user with email {args.email} exists already", file=sys.stderr)
         return 1

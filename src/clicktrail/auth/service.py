@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 
@@ -10,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.auth.models import ApiKey, User
+from clicktrail.auth.models import ApiKey, Installation, User
 from clicktrail.db import utcnow
 
 API_KEY_PREFIX = "ct_"
@@ -32,22 +33,61 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+# argon2 takes ~50 ms of CPU and 64 MiB per hash: off the event loop, a few at a time, so a
+# burst of sign-ins can neither stall redirects nor exhaust memory.
+_HASHING = asyncio.Semaphore(2)
+_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
+
+
+async def hash_password_async(password: str) -> str:
+    async with _HASHING:
+        return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """Checks against a dummy hash when there is no account: the same time either way."""
+    async with _HASHING:
+        ok = await asyncio.to_thread(verify_password, password_hash or _DUMMY_HASH, password)
+    return ok and password_hash is not None
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def account_problem(email: str, password: str) -> str | None:
+    if "@" not in email or len(email) > 320:
+        return "enter a valid email address"
+    if len(password) < 8:
+        return "the password needs at least 8 characters"
+    if len(password) > 1024:
+        return "the password is longer than 1,024 characters"
+    return None
+
+
 async def create_user(session: AsyncSession, email: str, password: str, *, is_admin: bool = True) -> User:
     email = normalise_email(email)
-    if "@" not in email or len(email) > 320:
-        raise ValueError("enter a valid email address")
-    if len(password) < 8:
-        raise ValueError("the password needs at least 8 characters")
+    if problem := account_problem(email, password):
+        raise ValueError(problem)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(email)
-    user = User(email=email, password_hash=hash_password(password), is_admin=is_admin)
+    user = User(email=email, password_hash=await hash_password_async(password), is_admin=is_admin)
     session.add(user)
     await session.flush()
     return user
+
+
+async def claim_setup(session: AsyncSession) -> bool:
+    """True for the one request that sets this installation up (first admin); False for every
+    other, however many arrive at once: one conditional insert of the installation row."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(Installation).values(id=1, set_up_at=utcnow())
+    claimed = await session.execute(statement.on_conflict_do_nothing(index_elements=["id"]).returning(Installation.id))
+    return claimed.scalar() is not None
 
 
 async def count_users(session: AsyncSession) -> int:

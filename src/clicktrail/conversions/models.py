@@ -54,6 +54,9 @@ class Order(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     app: Mapped[str | None] = mapped_column(String(16))
     raw_payload: Mapped[str] = mapped_column(Text)
+    # The shop's own last-change time of the stored state (Shopify updated_at, WooCommerce
+    # date_modified): an older payload delivered late never overwrites a newer one.
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OrderEvent(Base):
@@ -73,3 +76,14 @@ class OrderEvent(Base):
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw_payload: Mapped[str] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """Delivery ids of platforms without a signed timestamp (Shopify, WooCommerce), kept a week:
+    a captured delivery replayed later is answered 200 and changes nothing."""
+
+    __tablename__ = "webhook_deliveries"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("order_sources.id", ondelete="CASCADE"), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -12,7 +12,8 @@ import secrets
 from hashids import Hashids
 
 NONCE_BITS = 24  # one guess in 16.7 million per link id: codes stay short (about 8 characters)
-SLUG_RE = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+SLUG_RE = re.compile(r"[A-Za-z0-9_-]{3,64}")  # always fullmatch: "$" would let a trailing newline in
+MAX_ID = 2**31 - 1  # the links.id column (INTEGER on PostgreSQL)
 RESERVED_SLUGS = frozenset(
     {
         "api", "app", "static", "webhooks", "webhook", "login", "logout", "setup", "healthz",
@@ -31,10 +32,10 @@ class CodeCodec:
         return self._hashids.encode(link_id, nonce)
 
     def decode(self, code: str) -> tuple[int, int] | None:
-        if not code.isalnum() or len(code) > 32:
+        if len(code) > 32 or not code.isascii() or not code.isalnum():
             return None
         numbers = self._hashids.decode(code)
-        if len(numbers) != 2 or self._hashids.encode(*numbers) != code:
+        if len(numbers) != 2 or not 0 < numbers[0] <= MAX_ID or self._hashids.encode(*numbers) != code:
             return None
         return numbers[0], numbers[1]
 
@@ -45,7 +46,7 @@ def new_nonce() -> int:
 
 def slug_problem(slug: str) -> str | None:
     """Why a vanity slug cannot be used, or None."""
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         return "a slug is 3 to 64 letters, digits, '-' or '_'"
     if slug.lower() in RESERVED_SLUGS:
         return f"'{slug}' is reserved"

@@ -47,6 +47,9 @@ class Link(Base):
     max_clicks: Mapped[int | None] = mapped_column(Integer)
     # Person clicks so far (previews and bots excluded), kept by the recorder for max_clicks.
     click_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # People let through a link with max_clicks: counted by the redirect itself, one atomic
+    # conditional UPDATE per tap, so the limit is exact across workers and hosts.
+    admitted_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

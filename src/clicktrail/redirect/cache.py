@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -21,7 +21,11 @@ from clicktrail.redirect.destination import Target
 from clicktrail.redirect.lookup import find_link_by_code
 
 NOTIFY_CHANNEL = "clicktrail_links"
-MAX_ENTRIES = 100_000
+MAX_LINKS = 50_000  # found links kept; each entry holds at most a 2,048-character destination
+MAX_LINK_BYTES = 64 * 1024 * 1024
+MAX_UNKNOWN = 10_000  # codes that found nothing: a stranger's scan of made-up codes only churns these
+MAX_CODE_CHARS = 64  # no code or slug is longer: a longer path is not looked up or cached at all
+_ENTRY_OVERHEAD = 400  # bytes of a CachedLink and its Target besides the strings
 
 
 @dataclass(slots=True)
@@ -32,25 +36,62 @@ class CachedLink:
     target: Target
     expires_ts: float | None
     max_clicks: int | None
-    click_count: int  # person clicks written to the database, as far as this process knows
     disabled: bool
+    # The database said the click limit is reached: no further person gets through.
+    exhausted: bool = False
+
+    def size(self) -> int:
+        return _ENTRY_OVERHEAD + len(self.target.prefix) + len(self.target.fragment) + sum(map(len, self.target.keys))
+
+
+_ADMIT = text(
+    "UPDATE links SET admitted_clicks = admitted_clicks + 1 "
+    "WHERE id = :id AND max_clicks IS NOT NULL AND admitted_clicks < max_clicks RETURNING admitted_clicks"
+)
 
 
 class LinkCache:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], codec: CodeCodec, ttl: float) -> None:
+    """Two bounded LRUs: found links (by entries and bytes) and unknown codes (by entries).
+    An index from link id to its cached codes makes invalidation touch only that link."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        codec: CodeCodec,
+        ttl: float,
+        *,
+        max_links: int = MAX_LINKS,
+        max_bytes: int = MAX_LINK_BYTES,
+        max_unknown: int = MAX_UNKNOWN,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._codec = codec
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, CachedLink | None]] = {}
+        self._max_links, self._max_bytes, self._max_unknown = max_links, max_bytes, max_unknown
+        self._links: OrderedDict[str, tuple[float, CachedLink]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._codes_of: dict[int, set[str]] = {}
+        self._bytes = 0
         self._loading: dict[str, asyncio.Future[CachedLink | None]] = {}
-        # Person clicks answered by this process and not yet written: they count toward max_clicks.
-        self.pending_clicks: Counter[int] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._links) + len(self._unknown)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     async def get(self, code: str) -> CachedLink | None:
-        entry = self._entries.get(code)
+        if len(code) > MAX_CODE_CHARS:
+            return None
         now = time.monotonic()
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        entry = self._links.get(code)
+        if entry is not None:
+            if entry[0] > now:
+                self._links.move_to_end(code)
+                return entry[1]
+        elif (unknown_until := self._unknown.get(code)) is not None and unknown_until > now:
+            return None
         loading = self._loading.get(code)
         if loading is not None:  # one database query per code, however many taps arrive at once
             return await asyncio.shield(loading)
@@ -68,11 +109,34 @@ class LinkCache:
             raise
         finally:
             self._loading.pop(code, None)
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[code] = (now + self._ttl, link)
+        self._store(code, now + self._ttl, link)
         future.set_result(link)
         return link
+
+    def _store(self, code: str, until: float, link: CachedLink | None) -> None:
+        self._drop(code)
+        if link is None:
+            self._unknown[code] = until
+            while len(self._unknown) > self._max_unknown:
+                self._unknown.popitem(last=False)
+            return
+        self._links[code] = (until, link)
+        self._codes_of.setdefault(link.id, set()).add(code)
+        self._bytes += link.size() + len(code)
+        while len(self._links) > self._max_links or self._bytes > self._max_bytes:
+            self._drop(next(iter(self._links)))
+
+    def _drop(self, code: str) -> None:
+        self._unknown.pop(code, None)
+        entry = self._links.pop(code, None)
+        if entry is not None:
+            link = entry[1]
+            self._bytes -= link.size() + len(code)
+            codes = self._codes_of.get(link.id)
+            if codes is not None:
+                codes.discard(code)
+                if not codes:
+                    del self._codes_of[link.id]
 
     async def _load(self, code: str) -> CachedLink | None:
         async with self._sessionmaker() as session:
@@ -88,32 +152,32 @@ class LinkCache:
             target=Target.build(link.destination_url, utm),
             expires_ts=link.expires_at.timestamp() if link.expires_at else None,
             max_clicks=link.max_clicks,
-            click_count=link.click_count,
             disabled=link.disabled,
+            exhausted=link.max_clicks is not None and link.admitted_clicks >= link.max_clicks,
         )
+
+    async def admit(self, link: CachedLink) -> bool:
+        """Count one more person through a limited link, atomically in the database, so the
+        limit holds across every worker and host: the row is updated only while under it."""
+        async with self._sessionmaker() as session, session.begin():
+            admitted = (await session.execute(_ADMIT, {"id": link.id})).scalar()
+        if admitted is None:
+            link.exhausted = True
+            return False
+        return True
 
     def invalidate(self, link_id: int | None, code: str | None) -> None:
         if code is not None:
-            self._entries.pop(code, None)
+            self._drop(code)
         if link_id is not None:
-            for key in [k for k, (_exp, link) in self._entries.items() if link is not None and link.id == link_id]:
-                del self._entries[key]
+            for cached in list(self._codes_of.get(link_id, ())):
+                self._drop(cached)
 
     def clear(self) -> None:
-        self._entries.clear()
-
-    def clicks_written(self, per_link: Iterable[tuple[int, int]]) -> None:
-        """The recorder wrote these person clicks: move them from pending to the cached count."""
-        for link_id, n in per_link:
-            self.pending_clicks[link_id] -= n
-            if self.pending_clicks[link_id] <= 0:
-                del self.pending_clicks[link_id]
-            for _exp, link in self._entries.values():
-                if link is not None and link.id == link_id:
-                    link.click_count += n
-
-    def used_up(self, link: CachedLink) -> bool:
-        return link.max_clicks is not None and link.click_count + self.pending_clicks[link.id] >= link.max_clicks
+        self._links.clear()
+        self._unknown.clear()
+        self._codes_of.clear()
+        self._bytes = 0
 
 
 async def links_changed(

@@ -23,6 +23,7 @@ from clicktrail.clicks.detect import classify
 from clicktrail.clicks.ids import new_click_id
 from clicktrail.clicks.recorder import Hit, Recorder
 from clicktrail.clicks.visitors import COOKIE_MAX_AGE, COOKIE_NAME, VisitorHasher
+from clicktrail.intake import REFERER_CHARS, USER_AGENT_CHARS, InputGuard, headers_too_large, send_json
 from clicktrail.redirect import pages
 from clicktrail.redirect.cache import LinkCache
 
@@ -60,6 +61,7 @@ class ShortLinks:
             "; Secure" if secure_cookie else ""
         )
         self._own_paths: frozenset[str] | None = None
+        self._guarded_app = InputGuard(app)
 
     def _app_paths(self) -> frozenset[str]:
         # Single-segment paths the app serves itself (healthz, docs, ct.js, login, ...): they are
@@ -72,12 +74,16 @@ class ShortLinks:
         return self._own_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path: str = scope["path"]
-            if len(path) > 1 and path.count("/") == 1 and path not in self._app_paths():
-                await self._redirect(scope, receive, send, unquote(path[1:]))
+        if scope["type"] == "http":
+            if headers_too_large(scope["headers"]):
+                await send_json(send, 431, "the request headers are larger than 16 KiB")
                 return
-        await self.app(scope, receive, send)
+            if scope["method"] in ("GET", "HEAD"):
+                path: str = scope["path"]
+                if len(path) > 1 and path.count("/") == 1 and path not in self._app_paths():
+                    await self._redirect(scope, receive, send, unquote(path[1:]))
+                    return
+        await self._guarded_app(scope, receive, send)
 
     async def _redirect(self, scope: Scope, receive: Receive, send: Send, code: str) -> None:
         state = self._state
@@ -92,20 +98,21 @@ class ShortLinks:
             await pages.not_found()(scope, receive, send)
             return
         now = time.time()
-        if link.disabled or (link.expires_ts is not None and now >= link.expires_ts) or cache.used_up(link):
+        if link.disabled or link.exhausted or (link.expires_ts is not None and now >= link.expires_ts):
             await pages.gone()(scope, receive, send)
             return
 
         user_agent = referrer = cookie = country = None
         for name, value in scope["headers"]:
+            # Cut before anything caches, classifies or buffers them (API.md: 512 and 2,048).
             if name == b"user-agent":
-                user_agent = value.decode("latin-1")
+                user_agent = value[:USER_AGENT_CHARS].decode("latin-1")
             elif name == b"referer":
-                referrer = value.decode("latin-1")
+                referrer = value[:REFERER_CHARS].decode("latin-1")
             elif name == b"cookie":
                 cookie = value
             elif name == self._country_header:
-                country = value.decode("latin-1").upper()
+                country = value.decode("ascii", "replace").upper() if len(value) == 2 else None
         user_agent = user_agent or ""
         is_head = scope["method"] == "HEAD"
         kind = app = None
@@ -114,7 +121,15 @@ class ShortLinks:
             if is_head:
                 kind = "bot"
             if kind == "click":
-                cache.pending_clicks[link.id] += 1
+                try:
+                    admitted = await cache.admit(link)
+                except Exception:
+                    log.exception("click limit check failed for link %s", link.id)
+                    await pages.unavailable()(scope, receive, send)
+                    return
+                if not admitted:
+                    await pages.gone()(scope, receive, send)
+                    return
 
         query = scope["query_string"]
         passed, is_qr = None, False
@@ -133,7 +148,7 @@ class ShortLinks:
         recorder: Recorder = state.recorder
         recorder.record(Hit(
             click_id, link.id, link.campaign_id, link.channel, user_agent, referrer, visitor,
-            country if country and len(country) == 2 and country.isalpha() else None,
+            country if country and country.isascii() and country.isalpha() else None,
             is_qr, is_head, now, kind, app,
         ))
         headers = [

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
 from clicktrail.auth import service as auth
+from clicktrail.auth import throttle
 from clicktrail.auth.models import ApiKey, User
 from clicktrail.clicks.models import Click
 from clicktrail.db import SessionDep, utcnow
@@ -37,8 +38,8 @@ from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.web.session import (
-    CsrfRefused, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, record_failure,
-    record_success, safe_next, sign_in, sign_out, signed_in_user, wait_before_next_try,
+    CsrfRefused, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, safe_next, sign_in,
+    sign_out, signed_in_user,
 )
 from clicktrail.web.templating import HERE, flash, render
 
@@ -46,7 +47,6 @@ router = APIRouter(include_in_schema=False)
 
 CSV_REPORTS = {"channel": "by channel", "link": "by link", "app": "by app", "day": "by day", "forwarding": "forwarding"}
 NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate"]
-_DUMMY_HASH = auth.hash_password("timing-equaliser-not-a-password")
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -114,19 +114,22 @@ async def login(request: Request, session: SessionDep) -> Response:
         errors["password"] = "Enter your password."
     if errors:
         return render(request, "login.html", 422, errors=errors, values=values)
-    user = await session.scalar(select(User).where(User.email == email))
-    if user is not None and (wait := wait_before_next_try(user)):
+    # Counted before the password is checked, for unknown emails exactly as for known ones.
+    client = request.client.host if request.client else ""
+    attempt = await throttle.count_try(session, throttle.keys(request.app.state.settings.resolved_secret_key,
+                                                              email[:320], client))
+    if attempt.wait_seconds:
+        wait = attempt.wait_seconds
         return render(request, "login.html", 429, values=values, errors={
-            "form": f"Too many wrong passwords for this account. Wait {wait} second{'s' * (wait != 1)} and try again."
+            "form": f"Too many wrong passwords. Wait {wait} second{'s' * (wait != 1)} and try again."
         })
-    if user is None:
-        auth.verify_password(_DUMMY_HASH, password)  # the same time whether or not the account exists
-    elif auth.verify_password(user.password_hash, password):
-        record_success(user)
+    user = await session.scalar(select(User).where(User.email == email[:320]))
+    if await auth.verify_password_async(user.password_hash if user else None, password):
+        assert user is not None
+        await throttle.succeeded(session, attempt)
         sign_in(request, user)
         return RedirectResponse(values["next"], 303)
-    else:
-        record_failure(user)
+    await throttle.failed(session, attempt)
     return render(request, "login.html", 401, values=values,
                   errors={"password": "Wrong email or password. Check both and try again."})
 
@@ -154,6 +157,8 @@ async def setup(request: Request, session: SessionDep) -> Response:
     email, password = text(form, "email"), str(form.get("password") or "")
     errors = _account_errors(email, password, str(form.get("password_again") or ""))
     if not errors:
+        if not await auth.claim_setup(session):  # another setup won the race: it made the admin
+            return RedirectResponse("/login", 303)
         user = await auth.create_user(session, email, password, is_admin=True)
         sign_in(request, user)
         flash(request, "Welcome! Your admin account is ready. Start with a campaign.")
@@ -168,6 +173,8 @@ def _account_errors(email: str, password: str, again: str | None) -> Errors:
         errors["email"] = "Enter a valid email address."
     if len(password) < 8:
         errors["password"] = "Use at least 8 characters."
+    elif len(password) > 1024:
+        errors["password"] = "Use at most 1,024 characters."
     elif again is not None and again != password:
         errors["password_again"] = "The two passwords differ."
     return errors

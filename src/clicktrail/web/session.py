@@ -1,4 +1,5 @@
-"""Web sign-in: the signed session cookie, CSRF tokens, the signed-in user, login slowdown.
+"""Web sign-in: the signed session cookie, CSRF tokens, the signed-in user (sign-in
+throttling is auth/throttle.py).
 
 The session is Starlette's SessionMiddleware: a cookie signed with itsdangerous (HMAC with the
 installation's secret key), HttpOnly, SameSite=Lax, Secure when the base URL is https. It holds
@@ -11,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -21,16 +21,12 @@ from starlette.datastructures import FormData
 from starlette.middleware.sessions import SessionMiddleware
 
 from clicktrail.auth.models import User
-from clicktrail.db import SessionDep, utcnow
+from clicktrail.db import SessionDep
 from clicktrail.settings import Settings
 
 COOKIE_NAME = "ct_session"
 SESSION_DAYS = 14
 CSRF_FIELD = "csrf_token"
-
-# Failed sign-ins in a row that are free; after that each one doubles the wait, up to 15 minutes.
-FREE_FAILURES = 3
-MAX_WAIT = timedelta(minutes=15)
 
 
 class SignInRequired(Exception):
@@ -114,26 +110,6 @@ async def require_user(request: Request, session: SessionDep) -> User:
 
 
 UserDep = Annotated[User, Depends(require_user)]
-
-
-def wait_before_next_try(user: User) -> int:
-    """Seconds this account must wait before a password is checked again (0: go ahead)."""
-    extra = user.failed_logins - FREE_FAILURES
-    if extra < 0 or user.last_failed_login_at is None:
-        return 0
-    wait = min(timedelta(seconds=2 ** min(extra, 20)), MAX_WAIT)
-    left = user.last_failed_login_at + wait - utcnow()
-    return max(0, int(left.total_seconds() + 0.999))
-
-
-def record_failure(user: User) -> None:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    user.last_failed_login_at = utcnow()
-
-
-def record_success(user: User) -> None:
-    user.failed_logins = 0
-    user.last_failed_login_at = None
 
 
 def login_path(next_path: str) -> str:
