@@ -14,6 +14,7 @@ from sqlalchemy import text
 from clicktrail import __version__
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.errors import install_error_handlers
+from clicktrail.openapi import install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.clicks.recorder import Recorder
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.link_context = LinkContext.from_settings(settings)
     install_error_handlers(app)
+    install_openapi(app)
     install_web(app, settings)  # the marketers' web app: pages, static files, session cookie
 
     @app.get("/healthz", include_in_schema=False)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
 from clicktrail.auth.deps import require_api_key
@@ -13,6 +13,7 @@ from clicktrail.clicks.schemas import ClickOut
 from clicktrail.db import SessionDep
 from clicktrail.errors import NotFound
 from clicktrail.pagination import Page, PageDep, encode_cursor
+from clicktrail.params import IdFilter, KindFilter
 
 router = APIRouter(prefix="/api", tags=["clicks"], dependencies=[Depends(require_api_key)])
 
@@ -21,9 +22,9 @@ router = APIRouter(prefix="/api", tags=["clicks"], dependencies=[Depends(require
 async def list_clicks(
     session: SessionDep,
     page: PageDep,
-    link_id: int | None = None,
-    campaign_id: int | None = None,
-    kind: Literal["click", "preview", "bot"] | None = None,
+    link_id: IdFilter = None,
+    campaign_id: IdFilter = None,
+    kind: KindFilter = None,
 ) -> Page[ClickOut]:
     # Click ids sort by time, so the id is both the order and the cursor: newest first.
     query = select(Click).order_by(Click.click_id.desc()).limit(page.limit)
@@ -41,7 +42,7 @@ async def list_clicks(
 
 
 @router.get("/clicks/{click_id}")
-async def get_click(click_id: str, session: SessionDep) -> ClickOut:
+async def get_click(click_id: Annotated[str, Path(max_length=32)], session: SessionDep) -> ClickOut:
     click = await session.get(Click, click_id)
     if click is None:
         raise NotFound("click not found")

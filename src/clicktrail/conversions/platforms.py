@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from clicktrail.conversions.schemas import GenericOrder
 from clicktrail.money import from_decimal, minor_units, normalise_currency
+from clicktrail.params import year_problem
 
 CLICK_ID_KEYS = ("ct_id", "_ct_id")
 _CLICK_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")  # a click id of ours fits a clicks.click_id column
@@ -102,15 +103,25 @@ def _currency(value: Any) -> str:
         raise InvalidPayload(str(exc)) from None
 
 
+def _refund_id(value: Any) -> str:
+    text = "" if value is None or isinstance(value, (dict, list)) else str(value)
+    if not text or len(text) > 255:
+        raise InvalidPayload("a refund id is 1 to 255 characters")
+    return text
+
+
 def _time(value: Any, naive_is_utc: bool = True) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidPayload(f"not an ISO 8601 time: {value!r}") from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parsed = datetime.fromtimestamp(value, timezone.utc)
+        else:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise InvalidPayload(f"not an ISO 8601 time: {str(value)[:64]!r}") from None
+    if problem := year_problem(parsed):
+        raise InvalidPayload(problem)
     if parsed.tzinfo is None:
         if not naive_is_utc:
             return None
@@ -241,7 +252,7 @@ def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
         currency = next((str(tx.get("currency")).upper() for tx in payload.get("transactions") or []
                          if isinstance(tx, dict) and tx.get("currency")), None)
         data.currency = currency
-        data.refunds[str(payload["id"])] = _shopify_refund(payload, currency or "USD", None)
+        data.refunds[_refund_id(payload.get("id"))] = _shopify_refund(payload, currency or "USD", None)
         data.refund_payloads[str(payload["id"])] = payload
         return data
     if topic not in SHOPIFY_ORDER_TOPICS:
@@ -265,7 +276,7 @@ def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
     rate = _shopify_rate(payload)
     for refund in payload.get("refunds") or []:
         if isinstance(refund, dict) and refund.get("id") is not None:
-            data.refunds[str(refund["id"])] = _shopify_refund(refund, currency, rate)
+            data.refunds[_refund_id(refund.get("id"))] = _shopify_refund(refund, currency, rate)
             data.refund_payloads[str(refund["id"])] = refund
     attributes = _name_values(payload.get("note_attributes"), "name", "value")
     for key in (param, *CLICK_ID_KEYS):
@@ -316,7 +327,7 @@ def woocommerce(body: bytes, headers: dict[str, str], param: str) -> OrderData |
     for refund in payload.get("refunds") or []:
         if isinstance(refund, dict) and refund.get("id") is not None:
             # Refund totals are negative strings ("-10.00").
-            data.refunds[str(refund["id"])] = abs(_minor(refund.get("total", "0"), currency, "refund total", signed=True))
+            data.refunds[_refund_id(refund.get("id"))] = abs(_minor(refund.get("total", "0"), currency, "refund total", signed=True))
             data.refund_payloads[str(refund["id"])] = refund
     meta = _name_values(payload.get("meta_data"), "key", "value")
     for key in (param, *CLICK_ID_KEYS):

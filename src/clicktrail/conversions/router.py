@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from pydantic import BeforeValidator
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
@@ -21,6 +22,7 @@ from clicktrail.conversions.service import ConversionContext
 from clicktrail.conversions.signatures import BadSignature, verify
 from clicktrail.db import SessionDep
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+from clicktrail.params import MAX_ID, IdFilter, IdPath, blank_is_none
 
 log = logging.getLogger("clicktrail.conversions")
 
@@ -50,13 +52,13 @@ async def list_sources(session: SessionDep, ctx: ContextDep, page: PageDep) -> P
 
 
 @router.get("/sources/{source_id}")
-async def get_source(source_id: int, session: SessionDep, ctx: ContextDep) -> SourceOut:
+async def get_source(source_id: IdPath, session: SessionDep, ctx: ContextDep) -> SourceOut:
     return await service.source_out(session, ctx, source_id)
 
 
 @router.post("/sources/{source_id}/rotate-secret")
 async def rotate_secret(
-    source_id: int, session: SessionDep, ctx: ContextDep, data: Annotated[SecretRotate | None, Body()] = None
+    source_id: IdPath, session: SessionDep, ctx: ContextDep, data: Annotated[SecretRotate | None, Body()] = None
 ) -> SourceWithSecret:
     """A new random secret (or the one given, for Shopify and Stripe, which choose their own);
     the old one stops working at once."""
@@ -64,7 +66,7 @@ async def rotate_secret(
 
 
 @router.delete("/sources/{source_id}", status_code=204)
-async def delete_source(source_id: int, session: SessionDep) -> Response:
+async def delete_source(source_id: IdPath, session: SessionDep) -> Response:
     await service.delete_source(session, source_id)
     return Response(status_code=204)
 
@@ -73,9 +75,9 @@ async def delete_source(source_id: int, session: SessionDep) -> Response:
 async def list_orders(
     session: SessionDep,
     page: PageDep,
-    source_id: int | None = None,
-    campaign_id: int | None = None,
-    status: OrderStatus | None = None,
+    source_id: IdFilter = None,
+    campaign_id: IdFilter = None,
+    status: Annotated[OrderStatus | None, BeforeValidator(blank_is_none), Query()] = None,
 ) -> Page[OrderOut]:
     orders = await service.list_orders(
         session, source_id=source_id, campaign_id=campaign_id, status=status, limit=page.limit,
@@ -86,7 +88,7 @@ async def list_orders(
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: int, session: SessionDep) -> OrderOut:
+async def get_order(order_id: IdPath, session: SessionDep) -> OrderOut:
     return service.order_out(await service.get_order(session, order_id))
 
 
@@ -120,12 +122,15 @@ def _ignored(reason: str) -> JSONResponse:
 
 @public_router.post(
     "/webhooks/{source_id}",
-    responses={401: {"description": "bad or missing signature"}, 404: {"description": "unknown source"},
+    responses={400: {"description": "malformed body"}, 401: {"description": "bad or missing signature"},
+               404: {"description": "unknown source"}, 409: {"description": "a refund of an order not delivered yet"},
                413: {"description": "body over 1 MiB"}},
     response_model=WebhookAnswer,
 )
 async def webhook(source_id: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
-    source = await service.webhook_source(session, int(source_id)) if source_id.isdigit() and len(source_id) < 12 else None
+    # ASCII digits only: int() would also read other scripts' digits ("١٢" is 12).
+    known = source_id.isascii() and source_id.isdigit() and 0 < int(source_id) <= MAX_ID
+    source = await service.webhook_source(session, int(source_id)) if known else None
     if source is None:
         raise HTTPException(404, detail="order source not found")
     body = await _read_body(request)

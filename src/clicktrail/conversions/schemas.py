@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clicktrail.money import normalise_currency
+from clicktrail.params import Moment, NonBlank
 
 Platform = Literal["generic", "shopify", "woocommerce", "stripe"]
 OrderStatus = Literal["pending", "paid", "partially_refunded", "refunded", "cancelled"]
@@ -55,12 +56,12 @@ class GenericOrder(BaseModel):
     order_id: str = Field(min_length=1, max_length=255, coerce_numbers_to_str=True)
     amount: Decimal = Field(description="Major units, as a string or a number.")
     currency: str
-    created_at: datetime | None = None
+    created_at: Moment | None = None
     status: Literal["paid", "pending", "refunded", "cancelled"] = "paid"
     click_id: str | None = Field(default=None, max_length=64)
     coupon_codes: list[str] = Field(default_factory=list, max_length=50)
     landing_url: str | None = Field(default=None, max_length=4096)
-    customer_ref: str | None = Field(default=None, max_length=320)
+    customer_ref: NonBlank | None = Field(default=None, max_length=320)
     refunded_amount: Decimal | None = Field(default=None, description="Money given back so far, major units.")
 
     @field_validator("currency")
@@ -68,12 +69,6 @@ class GenericOrder(BaseModel):
     def _currency(cls, value: str) -> str:
         return normalise_currency(value)
 
-    @field_validator("created_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value
 
 
 class AttributionOut(BaseModel):
@@ -111,4 +106,4 @@ class Identify(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     click_id: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
-    customer_ref: str = Field(min_length=1, max_length=320)
+    customer_ref: NonBlank = Field(max_length=320)

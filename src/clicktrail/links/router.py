@@ -15,6 +15,8 @@ from clicktrail.redirect.cache import links_changed
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
 from clicktrail.vocabulary import Channel
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
+from clicktrail.openapi import error_responses
+from clicktrail.params import ChannelFilter, IdFilter, IdPath
 
 router = APIRouter(prefix="/api", tags=["links"], dependencies=[Depends(require_api_key)])
 
@@ -38,7 +40,7 @@ async def _links_changed(request: Request, session, *links) -> None:
     await links_changed(session, request.app.state.link_cache, [(link.id, ctx.code_of(link)) for link in links])
 
 
-@router.post("/campaigns", status_code=201)
+@router.post("/campaigns", status_code=201, responses=error_responses(409))
 async def create_campaign(data: CampaignCreate, session: SessionDep, ctx: ContextDep, request: Request) -> CampaignOut:
     campaign, links = await service.create_campaign(session, ctx, data)
     await _links_changed(request, session, *links)
@@ -55,15 +57,15 @@ async def list_campaigns(session: SessionDep, ctx: ContextDep, page: PageDep) ->
 
 
 @router.get("/campaigns/{campaign_id}")
-async def get_campaign(campaign_id: int, session: SessionDep, ctx: ContextDep) -> CampaignOut:
+async def get_campaign(campaign_id: IdPath, session: SessionDep, ctx: ContextDep) -> CampaignOut:
     campaign = await service.get_campaign(session, campaign_id)
     links = await service.links_of_campaigns(session, [campaign.id])
     return _campaign_out(ctx, campaign, links[campaign.id])
 
 
-@router.post("/campaigns/{campaign_id}/referrals", status_code=201)
+@router.post("/campaigns/{campaign_id}/referrals", status_code=201, responses=error_responses(409))
 async def create_referrals(
-    campaign_id: int,
+    campaign_id: IdPath,
     body: Annotated[ReferralCreate | Annotated[list[ReferralCreate], Field(min_length=1, max_length=1000)], Body()],
     session: SessionDep,
     ctx: ContextDep,
@@ -75,7 +77,7 @@ async def create_referrals(
     return Page(items=[ctx.out(l) for l in links])
 
 
-@router.post("/links", status_code=201)
+@router.post("/links", status_code=201, responses=error_responses(409))
 async def create_link(data: LinkCreate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
     link = await service.create_link(session, ctx, data)
     await _links_changed(request, session, link)
@@ -87,8 +89,8 @@ async def list_links(
     session: SessionDep,
     ctx: ContextDep,
     page: PageDep,
-    campaign_id: int | None = None,
-    channel: Channel | None = None,
+    campaign_id: IdFilter = None,
+    channel: ChannelFilter = None,
 ) -> Page[LinkOut]:
     links = await service.list_links(
         session, campaign_id=campaign_id, channel=channel, limit=page.limit, before_id=int_cursor(page)
@@ -98,19 +100,19 @@ async def list_links(
 
 
 @router.get("/links/{link_id}")
-async def get_link(link_id: int, session: SessionDep, ctx: ContextDep) -> LinkOut:
+async def get_link(link_id: IdPath, session: SessionDep, ctx: ContextDep) -> LinkOut:
     return ctx.out(await service.get_link(session, link_id))
 
 
 @router.patch("/links/{link_id}")
-async def update_link(link_id: int, data: LinkUpdate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
+async def update_link(link_id: IdPath, data: LinkUpdate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
     link = await service.update_link(session, ctx, link_id, data)
     await _links_changed(request, session, link)
     return ctx.out(link)
 
 
 @router.delete("/links/{link_id}", responses={204: {"description": "erased (it had no clicks)"}})
-async def delete_link(link_id: int, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
+async def delete_link(link_id: IdPath, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
     link = await session.get(service.Link, link_id)
     code = ctx.code_of(link) if link is not None else None
     kept = await service.delete_link(session, link_id)
@@ -123,7 +125,7 @@ async def delete_link(link_id: int, session: SessionDep, ctx: ContextDep, reques
 
 @router.get("/links/{link_id}/qr", response_class=Response)
 async def link_qr(
-    link_id: int,
+    link_id: IdPath,
     session: SessionDep,
     ctx: ContextDep,
     format: Annotated[Literal["svg", "png"], Query()] = "svg",

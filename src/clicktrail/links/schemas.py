@@ -1,19 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clicktrail.params import Id, Moment
 from clicktrail.vocabulary import Channel
 
 UtmValue = Field(default=None, min_length=1, max_length=255)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # A time without a zone is taken as UTC rather than refused.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 class CampaignCreate(BaseModel):
@@ -38,7 +32,7 @@ class LinkCreate(BaseModel):
 
     destination_url: str | None = Field(default=None, min_length=1, max_length=4096)
     channel: Channel
-    campaign_id: int | None = None
+    campaign_id: Id | None = None
     slug: str | None = Field(default=None, max_length=64)
     utm_source: str | None = UtmValue
     utm_medium: str | None = UtmValue
@@ -47,10 +41,9 @@ class LinkCreate(BaseModel):
     utm_term: str | None = UtmValue
     coupon_code: str | None = Field(default=None, min_length=1, max_length=100)
     referrer: str | None = Field(default=None, min_length=1, max_length=255)
-    expires_at: datetime | None = None
-    max_clicks: int | None = Field(default=None, ge=1)
+    expires_at: Moment | None = None
+    max_clicks: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
-    _aware = field_validator("expires_at")(_aware)
 
 
 class LinkUpdate(BaseModel):
@@ -64,11 +57,10 @@ class LinkUpdate(BaseModel):
     utm_campaign: str | None = UtmValue
     utm_content: str | None = UtmValue
     utm_term: str | None = UtmValue
-    expires_at: datetime | None = None
-    max_clicks: int | None = Field(default=None, ge=1)
+    expires_at: Moment | None = None
+    max_clicks: int | None = Field(default=None, ge=1, le=2**31 - 1)
     disabled: bool | None = None
 
-    _aware = field_validator("expires_at")(_aware)
 
 
 class ReferralCreate(BaseModel):

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.clicks.models import Click
-from clicktrail.errors import Conflict, Invalid, NotFound
+from clicktrail.errors import Conflict, Invalid, NotFound, violates_unique
 from clicktrail.links.codes import CodeCodec, new_nonce, slug_problem
 from clicktrail.links.destinations import destination_problem
 from clicktrail.links.models import Campaign, Link
@@ -82,6 +83,25 @@ async def _free_campaign_slug(session: AsyncSession, base: str) -> str:
     return f"{base}-{n}"
 
 
+_UNIQUE_CLASHES = (
+    (("links", "slug"), "that slug is taken"),
+    (("campaigns", "slug"), "that campaign slug is taken"),
+    (("links", "campaign_id", "coupon_code"), "that coupon code is already used in this campaign"),
+)
+
+
+async def _flush(session: AsyncSession) -> None:
+    """Flush; a concurrent request that took the same slug or coupon first is a 409, any other
+    integrity error stays an error."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        for (table, *columns), message in _UNIQUE_CLASHES:
+            if violates_unique(exc, table, *columns):
+                raise Conflict(message) from None
+        raise
+
+
 async def _check_slug(session: AsyncSession, slug: str, field: str = "slug") -> None:
     problem = slug_problem(slug)
     if problem:
@@ -114,10 +134,10 @@ async def _new_link(session: AsyncSession, ctx: LinkContext, link: Link) -> Link
     """Store a link and fill utm_content with its code (known once the id is)."""
     link.nonce = new_nonce()
     session.add(link)
-    await session.flush()
+    await _flush(session)
     if link.utm_content is None:
         link.utm_content = ctx.code_of(link)
-    await session.flush()
+    await _flush(session)
     return link
 
 
@@ -149,7 +169,7 @@ async def create_campaign(session: AsyncSession, ctx: LinkContext, data: Campaig
     campaign = Campaign(name=data.name.strip(), slug=slug, destination_url=data.destination_url,
                         utm_medium=data.utm_medium)
     session.add(campaign)
-    await session.flush()
+    await _flush(session)
     links = [
         await _new_link(
             session,
@@ -248,7 +268,7 @@ async def update_link(session: AsyncSession, ctx: LinkContext, link_id: int, dat
         raise Invalid("disabled", "disabled is true or false")
     for field, value in changes.items():
         setattr(link, field, value)
-    await session.flush()
+    await _flush(session)
     return link
 
 
@@ -258,7 +278,7 @@ async def delete_link(session: AsyncSession, link_id: int) -> Link | None:
     used = await session.scalar(select(exists().where(Click.link_id == link_id)))
     if used or link.click_count:
         link.disabled = True
-        await session.flush()
+        await _flush(session)
         return link
     await session.execute(delete(Link).where(Link.id == link_id))
     return None

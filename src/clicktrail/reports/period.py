@@ -19,6 +19,7 @@ from sqlalchemy import Date, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from clicktrail.db import UTCDateTime
+from clicktrail.params import year_problem
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660  # ten years: bounds the work (and the SQLite CASE) of one report
@@ -67,10 +68,14 @@ def _parse(field: str, value: str, tz: ZoneInfo, *, end: bool) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
+            if problem := year_problem(day):
+                raise PeriodError(field, problem)
             return _local_midnight(day + timedelta(days=1) if end else day, tz)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise PeriodError(field, f"not a date (YYYY-MM-DD) or ISO 8601 time: {value!r}") from None
+    if problem := year_problem(moment):
+        raise PeriodError(field, problem)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)

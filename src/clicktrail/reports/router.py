@@ -13,6 +13,7 @@ from clicktrail.reports.export import to_csv
 from clicktrail.reports.period import Period, PeriodError, parse_period
 from clicktrail.reports.queries import GroupBy
 from clicktrail.reports.schemas import ForwardingReport, Report, UnattributedReport
+from clicktrail.params import IdFilter, IdPath
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[Depends(require_api_key)])
 
@@ -78,7 +79,7 @@ async def _run(coro: Any) -> dict[str, Any]:
 
 @router.get("/campaigns/{campaign_id}", response_model=Report, responses={200: {"content": {"text/csv": {}}}})
 async def campaign_report(
-    campaign_id: int,
+    campaign_id: IdPath,
     request: Request,
     session: SessionDep,
     period: PeriodDep,
@@ -105,7 +106,7 @@ async def overview(request: Request, session: SessionDep, period: PeriodDep, for
 
 @router.get("/forwarding", response_model=ForwardingReport, responses={200: {"content": {"text/csv": {}}}})
 async def forwarding(
-    request: Request, session: SessionDep, period: PeriodDep, campaign_id: int | None = None, format: Format = None
+    request: Request, session: SessionDep, period: PeriodDep, campaign_id: IdFilter = None, format: Format = None
 ) -> Any:
     """Declared channel × detected app: where links made for one chat were opened or shared."""
     report = await _run(service.forwarding(session, campaign_id, period))
