@@ -53,6 +53,8 @@ def from_decimal(amount: Decimal | str | int, currency: str) -> int:
         raise ValueError(f"not a decimal amount: {amount!r}") from None
     if not value.is_finite():
         raise ValueError(f"not a finite amount: {amount!r}")
+    if value.adjusted() > 15:  # more than any order could be, and scaling it could overflow
+        raise ValueError(f"the amount {str(amount)[:40]} is out of range")
     scaled = value.scaleb(minor_units(currency))
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} has more decimal places than {normalise_currency(currency)} allows")

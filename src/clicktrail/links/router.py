@@ -77,7 +77,7 @@ async def create_referrals(
     return Page(items=[ctx.out(l) for l in links])
 
 
-@router.post("/links", status_code=201, responses=error_responses(409))
+@router.post("/links", status_code=201, responses=error_responses(404, 409))
 async def create_link(data: LinkCreate, session: SessionDep, ctx: ContextDep, request: Request) -> LinkOut:
     link = await service.create_link(session, ctx, data)
     await _links_changed(request, session, link)

@@ -104,7 +104,7 @@ async def overview(request: Request, session: SessionDep, period: PeriodDep, for
     return report
 
 
-@router.get("/forwarding", response_model=ForwardingReport, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/forwarding", response_model=ForwardingReport, responses={200: {"content": {"text/csv": {}}}, 404: {"description": "no such campaign"}})
 async def forwarding(
     request: Request, session: SessionDep, period: PeriodDep, campaign_id: IdFilter = None, format: Format = None
 ) -> Any:
