@@ -39,7 +39,9 @@ def serve(env: dict[str, str], port: int, log_path: Path, workers: int = 1) -> I
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "clicktrail.app:app_factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
+         "--port", str(port), "--log-level", "warning", "--workers", str(workers),
+         # As `clicktrail serve` runs it (serving.py): the same loop and bounded HTTP protocol.
+         "--loop", "uvloop", "--http", "clicktrail.serving:BoundedHttpToolsProtocol", "--no-access-log"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -57,21 +57,18 @@ def _ensure_first_admin(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from clicktrail.serving import uvicorn_options
+
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
     _ensure_first_admin(settings)
     settings.resolved_secret_key  # made now, once, before several workers race for it
     uvicorn.run(
         "clicktrail.app:app_factory",
-        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        proxy_headers=True,
-        access_log=False,  # one log line per redirect would cost more than the redirect
+        **uvicorn_options(settings.log_level),
     )
     return 0
 
