@@ -3,7 +3,8 @@
 Two counters per try, both raised by a single upsert each (no read-then-write race between
 requests or workers): the account as seen from this client, and the client alone. The account
 key includes the client, so a stranger guessing a known email from elsewhere cannot lock its
-owner out; the client key stops one client from spraying many accounts. Unknown emails are
+owner out; the client key stops one client from spraying many accounts. A try made while a key
+must wait is refused without a password check (and still counted). Unknown emails are
 counted exactly like known ones, so the answers never tell which accounts exist. A successful
 sign-in clears the account key.
 """
@@ -27,15 +28,13 @@ MAX_WAIT = timedelta(minutes=15)
 CLIENT_TRIES = 30
 CLIENT_WINDOW = timedelta(minutes=15)
 
-# One statement counts a try, unless the key is made to wait: tries while waiting are refused
-# and not counted. A counter idle for longer than the longest wait starts again from one.
+# One statement counts every try, refused ones included, so no burst of parallel tries goes
+# uncounted; a counter idle for longer than the longest wait starts again from one.
 _COUNT = text(
     "INSERT INTO sign_in_throttles (key, failures, last_failed_at) VALUES (:key, 1, :now) "
     "ON CONFLICT (key) DO UPDATE SET "
-    "failures = CASE WHEN sign_in_throttles.blocked_until > :now THEN sign_in_throttles.failures "
-    "  WHEN sign_in_throttles.last_failed_at < :stale THEN 1 ELSE sign_in_throttles.failures + 1 END, "
-    "last_failed_at = CASE WHEN sign_in_throttles.blocked_until > :now THEN sign_in_throttles.last_failed_at "
-    "  ELSE :now END "
+    "failures = CASE WHEN sign_in_throttles.last_failed_at < :stale THEN 1 ELSE sign_in_throttles.failures + 1 END, "
+    "last_failed_at = :now "
     "RETURNING failures, blocked_until"
 )
 # Only ever lengthens a wait, so concurrent failures settle on the longest.

@@ -1,0 +1,94 @@
+"""Sign-in throttling and first-admin setup under concurrency, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+from sqlalchemy import func, select
+
+from clicktrail.auth.models import SignInThrottle, User
+from test_web import csrf_of, make_user
+
+
+async def _token(client: httpx.AsyncClient) -> str:
+    return csrf_of((await client.get("/login")).text)
+
+
+def _message(html: str) -> str:
+    found = re.findall(r'<p class="error"[^>]*>([^<]+)</p>', html)
+    return " | ".join(found)
+
+
+async def test_twenty_concurrent_wrong_passwords_for_one_account_are_all_counted(app, client) -> None:
+    await make_user(app)
+    token = await _token(client)
+    answers = await asyncio.gather(*(
+        client.post("/login", data={"email": "ana@shop.example", "password": f"wrong-{i}", "csrf_token": token})
+        for i in range(20)))
+    assert all(a.status_code in (401, 429) for a in answers), [a.status_code for a in answers]
+    async with app.state.sessionmaker() as session:
+        rows = (await session.scalars(select(SignInThrottle))).all()
+    counts = {r.key.split(":")[0]: r.failures for r in rows}
+    # Every try counted once, by the account key and the client key, whatever ran in parallel.
+    assert counts == {"account": 20, "client": 20}
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(401) >= 4 and statuses.count(429) >= 1  # checked, then made to wait
+
+
+async def test_a_known_and_an_unknown_account_get_the_same_answers_try_after_try(app) -> None:
+    await make_user(app)
+    from clicktrail.app import asgi_app
+
+    async def tries(email: str, client_ip: str) -> list[tuple[int, str]]:
+        transport = httpx.ASGITransport(app=asgi_app(app), client=(client_ip, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ct.test") as client:
+            token = await _token(client)
+            seen = []
+            for _ in range(7):
+                answer = await client.post("/login", data={"email": email, "password": "not-the-password",
+                                                           "csrf_token": token})
+                seen.append((answer.status_code, _message(answer.text)))
+            return seen
+
+    known = await tries("ana@shop.example", "203.0.113.7")
+    unknown = await tries("nobody@shop.example", "203.0.113.8")
+    assert known == unknown
+    assert [s for s, _ in known][:4] == [401] * 4 and known[-1][0] == 429
+
+
+async def test_a_stranger_guessing_cannot_lock_the_owner_out(app) -> None:
+    await make_user(app)
+    from clicktrail.app import asgi_app
+
+    async def sign_in(client_ip: str, password: str) -> int:
+        transport = httpx.ASGITransport(app=asgi_app(app), client=(client_ip, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ct.test") as client:
+            token = await _token(client)
+            answer = await client.post("/login", data={"email": "ana@shop.example", "password": password,
+                                                       "csrf_token": token})
+            return answer.status_code
+
+    for _ in range(8):
+        await sign_in("198.51.100.66", "guess")
+    assert await sign_in("198.51.100.66", "correct horse battery") == 429  # the stranger waits
+    assert await sign_in("203.0.113.7", "correct horse battery") == 303  # the owner signs in
+
+
+async def test_two_concurrent_setups_make_one_admin(app) -> None:
+    from clicktrail.app import asgi_app
+
+    async def setup(email: str) -> int:
+        transport = httpx.ASGITransport(app=asgi_app(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ct.test") as client:
+            page = await client.get("/setup")
+            token = csrf_of(page.text)
+            answer = await client.post("/setup", data={"email": email, "password": "a long password",
+                                                       "password_again": "a long password", "csrf_token": token})
+            return answer.status_code
+
+    statuses = await asyncio.gather(*(setup(f"admin{i}@shop.example") for i in range(5)))
+    assert all(s == 303 for s in statuses)
+    async with app.state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 1
