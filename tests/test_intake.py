@@ -157,3 +157,46 @@ async def test_headers_over_16_kib_are_431_and_user_agents_are_cut_to_512(app, a
         click = await session.scalar(select(Click).where(Click.link_id == made["id"]))
     assert click.user_agent == user_agent[:512]
     assert click.referrer_host == "l.messenger.com"
+
+
+@pytest.mark.parametrize("platform", ["shopify", "woocommerce"])
+async def test_a_replayed_delivery_is_answered_200_and_changes_nothing(app, api, client, platform) -> None:
+    from test_conversions import signed_headers
+
+    source = await new_source(api, platform, **({"secret": "shpss_0123456789abcdef"} if platform == "shopify" else {}))
+    paid = shopify_order() if platform == "shopify" else woo_order()
+    body = dumps(paid)
+    headers = signed_headers(platform, source["secret"], body)
+    delivery = {"shopify": "X-Shopify-Webhook-Id", "woocommerce": "X-WC-Webhook-Delivery-ID"}[platform]
+    headers[delivery] = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    first = await client.post(f"/webhooks/{source['id']}", content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    # The shop edits the order's total; then an attacker replays the captured first delivery.
+    total = "total_price" if platform == "shopify" else "total"
+    edited = dumps(dict(paid, **{total: "1.00"}))
+    topic = "orders/updated" if platform == "shopify" else "order.updated"
+    edit = await client.post(f"/webhooks/{source['id']}", content=edited,
+                             headers=signed_headers(platform, source["secret"], edited, topic=topic))
+    assert edit.status_code == 200
+    events = await count(app, OrderEvent)
+    replay = await client.post(f"/webhooks/{source['id']}", content=body, headers=headers)
+    assert replay.status_code == 200 and replay.json()["order_id"] == first.json()["order_id"]
+    async with app.state.sessionmaker() as session:
+        order = await session.scalar(select(Order))
+    assert order.amount_minor == 100  # the edit stands
+    assert await count(app, OrderEvent) == events  # the replay stored nothing
+
+
+@pytest.mark.parametrize("platform", ["shopify", "woocommerce"])
+async def test_a_late_older_payload_never_overwrites_a_newer_order(app, api, client, platform) -> None:
+    source = await new_source(api, platform, **({"secret": "shpss_0123456789abcdef"} if platform == "shopify" else {}))
+    paid = shopify_order() if platform == "shopify" else woo_order()
+    newer = dict(paid, status="cancelled", financial_status="voided", cancelled_at="2008-01-10T12:00:00-05:00",
+                 updated_at="2008-01-11T12:00:00-05:00", date_modified_gmt="2017-03-25T10:00:00")
+    older = dict(paid, updated_at="2008-01-10T11:00:00-05:00", date_modified_gmt="2017-03-22T19:28:02")
+    topic = "orders/updated" if platform == "shopify" else "order.updated"
+    assert (await deliver(client, source, dumps(newer), topic=topic)).json()["status"] == "cancelled"
+    late = await deliver(client, source, dumps(older), topic=topic)
+    assert late.status_code == 200 and late.json()["status"] == "cancelled"
+    async with app.state.sessionmaker() as session:
+        assert (await session.scalar(select(Order))).status == "cancelled"

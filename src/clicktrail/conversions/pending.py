@@ -8,6 +8,7 @@ it at once: rows are claimed with FOR UPDATE SKIP LOCKED.
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from contextlib import suppress
 
@@ -40,6 +41,8 @@ class PendingOrders:
     def for_app(cls, app: FastAPI) -> PendingOrders:
         return cls(app.state.sessionmaker, conversion_context(app), app.state.settings.pending_retry_interval)
 
+    _next_cleanup = 0.0
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clicktrail-pending-orders")
 
@@ -54,6 +57,9 @@ class PendingOrders:
         """One pass over the pending orders; returns how many were settled."""
         async with self._sessionmaker() as session:
             done = await service.retry_pending(session, self._ctx)
+            if time.monotonic() >= self._next_cleanup:  # delivery ids older than a week, hourly
+                self._next_cleanup = time.monotonic() + 3600
+                await service.forget_old_deliveries(session)
             await session.commit()
         return done
 

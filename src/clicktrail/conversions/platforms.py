@@ -66,6 +66,8 @@ class OrderData:
     coupon_codes: list[str] = field(default_factory=list)
     landing_url: str | None = None
     customer_ref: str | None = None
+    # The shop's own time of this state (Shopify updated_at, WooCommerce date_modified_gmt).
+    source_updated_at: datetime | None = None
 
 
 def _json(body: bytes) -> Any:
@@ -268,6 +270,7 @@ def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
         ordered_at=_time(payload.get("created_at")),
         status=_SHOPIFY_STATUS.get(str(payload.get("financial_status")), "pending"),
         landing_url=payload.get("landing_site") if isinstance(payload.get("landing_site"), str) else None,
+        source_updated_at=_time(payload.get("updated_at")),
     )
     if payload.get("cancelled_at") and data.status != "refunded":
         data.status = "cancelled"
@@ -299,6 +302,10 @@ _WOO_STATUS = {
 _WOO_PING = re.compile(rb"webhook_id=\d+")
 
 
+# Shopify and WooCommerce sign no timestamp: their delivery ids are what tells a replay.
+DELIVERY_ID_HEADERS = {"shopify": "x-shopify-webhook-id", "woocommerce": "x-wc-webhook-delivery-id"}
+
+
 def is_woocommerce_ping(body: bytes, headers: dict[str, str]) -> bool:
     """The unsigned `webhook_id=N` form post WooCommerce sends when a webhook is created; it
     activates the webhook only if answered 200."""
@@ -321,6 +328,7 @@ def woocommerce(body: bytes, headers: dict[str, str], param: str) -> OrderData |
         # date_created_gmt has no offset but is UTC; date_created is site-local time.
         ordered_at=_time(payload.get("date_created_gmt")),
         status=_WOO_STATUS.get(str(payload.get("status")), "pending"),
+        source_updated_at=_time(payload.get("date_modified_gmt")),
     )
     if data.status == "refunded":
         data.refunded_total = data.amount_minor

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from clicktrail.auth.deps import require_api_key
 from clicktrail.conversions import service, shopjs
 from clicktrail.conversions.pending import conversion_context
-from clicktrail.conversions.platforms import NORMALISERS, BadPayload, Ignored, InvalidPayload, is_woocommerce_ping
+from clicktrail.conversions.platforms import DELIVERY_ID_HEADERS, NORMALISERS, BadPayload, Ignored, InvalidPayload, is_woocommerce_ping
 from clicktrail.conversions.schemas import (
     Identify, OrderOut, OrderStatus, SecretRotate, SourceCreate, SourceOut, SourceWithSecret, WebhookAnswer,
 )
@@ -149,6 +149,14 @@ async def webhook(source_id: str, request: Request, session: SessionDep, ctx: Co
         raise HTTPException(422, detail=exc.errors) from None
     if isinstance(data, Ignored):
         return _ignored(data.reason)
+    delivery_id = headers.get(DELIVERY_ID_HEADERS.get(source.platform, ""), "").strip()
+    if delivery_id and not await service.first_delivery(session, source.id, delivery_id):
+        # A delivery already taken (a retry, or a captured request replayed): the same answer,
+        # and nothing changes.
+        known = await service.find_order(session, source.id, data.external_id)
+        if known is None:
+            return _ignored("this delivery was received before")
+        return Response(service.webhook_answer(known).model_dump_json(), media_type="application/json")
     order = await service.receive(session, ctx, source, data, body.decode("utf-8", errors="replace"))
     return Response(service.webhook_answer(order).model_dump_json(), media_type="application/json")
 

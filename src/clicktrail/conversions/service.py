@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.conversions import attribution
-from clicktrail.conversions.models import Order, OrderEvent, OrderSource
+from clicktrail.conversions.models import Order, OrderEvent, OrderSource, WebhookDelivery
 from clicktrail.conversions.platforms import OrderData
 from clicktrail.conversions.schemas import AttributionOut, OrderOut, SourceOut, SourceWithSecret, WebhookAnswer
 from clicktrail.clicks.models import CustomerClick
@@ -206,6 +206,7 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
         coupon_codes="\n".join(data.coupon_codes)[:1000] or None,
         landing_url=(data.landing_url or "")[:4096] or None,
         customer_hash=ctx.customer_hash(data.customer_ref), raw_payload=raw,
+        source_updated_at=data.source_updated_at,
     )
     refunded = min(data.amount_minor, max(sum(data.refunds.values()), data.refunded_total or 0))
     values["refunded_minor"] = refunded
@@ -229,6 +230,30 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
     return order
 
 
+DELIVERY_DAYS = 7
+
+
+async def first_delivery(session: AsyncSession, source_id: int, delivery_id: str) -> bool:
+    """Keep a delivery id (a week); False when it was kept already. One conditional insert, so
+    two concurrent deliveries of the same id cannot both be first."""
+    conn = await session.connection()
+    insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert_(WebhookDelivery).values(source_id=source_id, delivery_id=delivery_id[:128], received_at=utcnow())
+    kept = await conn.execute(statement.on_conflict_do_nothing().returning(WebhookDelivery.source_id))
+    return kept.scalar() is not None
+
+
+async def forget_old_deliveries(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.received_at < utcnow() - timedelta(days=DELIVERY_DAYS)))
+    return result.rowcount or 0
+
+
+async def find_order(session: AsyncSession, source_id: int, external_id: str) -> Order | None:
+    return await session.scalar(
+        select(Order).where(Order.source_id == source_id, Order.external_id == external_id[:255]))
+
+
 async def _locked(session: AsyncSession, source_id: int, external_id: str) -> Order | None:
     return await session.scalar(
         select(Order)
@@ -239,7 +264,12 @@ async def _locked(session: AsyncSession, source_id: int, external_id: str) -> Or
 
 
 async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, data: OrderData, raw: str) -> None:
-    """Apply an update or refund to the stored order; a repeated delivery changes nothing."""
+    """Apply an update or refund to the stored order; a repeated delivery changes nothing, and
+    neither does one older than what is stored (the shop's own times say which is newer)."""
+    if data.source_updated_at and order.source_updated_at and data.source_updated_at < order.source_updated_at:
+        return
+    if data.source_updated_at and (order.source_updated_at is None or data.source_updated_at > order.source_updated_at):
+        order.source_updated_at = data.source_updated_at
     changed = False
     if data.amount_minor is not None and data.currency == order.currency and data.amount_minor != order.amount_minor:
         order.amount_minor, changed = data.amount_minor, True
