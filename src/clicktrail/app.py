@@ -14,6 +14,7 @@ from sqlalchemy import text
 from clicktrail import __version__
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.errors import install_error_handlers
+from clicktrail.loopmonitor import LoopMonitor
 from clicktrail.openapi import install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.link_cache, app.state.recorder = cache, recorder
         app.state.visitors = VisitorHasher(settings.resolved_secret_key)
         listener = Listener(engine, cache) if engine.dialect.name == "postgresql" else None
+        monitor = LoopMonitor() if settings.loop_monitor else None
+        if monitor is not None:
+            monitor.start()
         recorder.start()
         app.state.pending_orders = PendingOrders.for_app(app)
         app.state.pending_orders.start()
@@ -65,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.pending_orders.stop()
             await recorder.stop()
             await engine.dispose()
+            if monitor is not None:
+                await monitor.stop()
 
     app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan)
     app.state.settings = settings

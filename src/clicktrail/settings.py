@@ -40,6 +40,7 @@ class Settings(BaseSettings):
         5.0, description="Seconds between retries of orders whose click is not written yet."
     )
     log_level: str = Field("info")
+    loop_monitor: bool = Field(False, description="Log the worst event-loop stall at shutdown (benchmarks).")
 
     @field_validator("allowed_destination_hosts", mode="before")
     @classmethod

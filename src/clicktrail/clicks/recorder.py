@@ -103,13 +103,31 @@ def to_row(hit: Hit) -> Row:
     )
 
 
-async def to_rows(hits: list[Hit]) -> list[Row]:
-    """Enrich a batch, yielding to the event loop now and then so redirects keep flowing."""
+# The longest the recorder holds the event loop before it lets redirects run: parsing a batch of
+# new user agents in one go stalled every redirect behind it for tens of milliseconds.
+SLICE_SECONDS = 0.002
+COPY_CHUNK = 500  # rows per COPY; the batch's COPYs share one transaction
+
+
+async def to_rows(hits: list[Hit]) -> tuple[list[Row], rollups.Tallies]:
+    """Enrich a batch and tally its roll-up additions, in slices the event loop interleaves."""
     rows: list[Row] = []
-    for start in range(0, len(hits), 256):
-        rows.extend(to_row(h) for h in hits[start:start + 256])
+    clock = time.perf_counter
+    deadline = clock() + SLICE_SECONDS
+    for hit in hits:
+        rows.append(to_row(hit))
+        if clock() >= deadline:
+            await asyncio.sleep(0)
+            deadline = clock() + SLICE_SECONDS
+    tallies: rollups.Tallies | None = None
+    for start in range(0, len(rows), COPY_CHUNK):
+        tallies = rollups.tally(_facts(rows[start:start + COPY_CHUNK]), into=tallies)
         await asyncio.sleep(0)
-    return rows
+    return rows, tallies if tallies is not None else rollups.tally([])
+
+
+def _facts(rows: list[Row]) -> list[tuple]:
+    return [tuple(r[i] for i in _ROLLUP_FACTS) for r in rows]
 
 
 class Recorder:
@@ -184,9 +202,9 @@ class Recorder:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            rows = await to_rows(batch)
+            rows, tallies = await to_rows(batch)
             try:
-                await self._write(rows, fast=True)
+                await self._write(rows, fast=True, tallies=tallies)
                 self.stats.written += len(rows)
                 self.database_ok = True
             except Exception as exc:  # database unreachable or failing: keep the clicks on disk
@@ -201,11 +219,12 @@ class Recorder:
         transaction with the links' click counts and the reports' roll-ups."""
         await self._write(rows, fast=True)
 
-    async def _write(self, rows: list[Row], *, fast: bool) -> None:
-        """Write rows in one transaction, with the person-click counts of their links."""
+    async def _write(self, rows: list[Row], *, fast: bool, tallies: rollups.Tallies | None = None) -> None:
+        """Write rows in one transaction, with the person-click counts of their links. `tallies`:
+        the rows' roll-up additions, worked out already (else here, from the rows written)."""
         if fast and self._engine.dialect.name == "postgresql":
             try:
-                await self._copy(rows)
+                await self._copy(rows, tallies)
                 self._report_counts(rows)
                 return
             # COPY runs on the driver's connection: its errors are asyncpg's, not SQLAlchemy's.
@@ -214,13 +233,16 @@ class Recorder:
         written = await self._insert_ignoring_duplicates(rows)
         self._report_counts(written)
 
-    async def _copy(self, rows: list[Row]) -> None:
+    async def _copy(self, rows: list[Row], tallies: rollups.Tallies | None) -> None:
         async with self._engine.begin() as conn:
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                "clicks", records=rows, columns=list(COLUMNS)
-            )
-            await self._count_clicks(conn, rows)
+            # Several COPYs in the one transaction: asyncpg encodes each chunk in one go, and the
+            # loop runs redirects between chunks.
+            for start in range(0, len(rows), COPY_CHUNK):
+                await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                    "clicks", records=rows[start:start + COPY_CHUNK], columns=list(COLUMNS)
+                )
+            await self._count_clicks(conn, rows, tallies)
 
     async def _insert_ignoring_duplicates(self, rows: list[Row]) -> list[Row]:
         async with self._engine.begin() as conn:
@@ -248,14 +270,14 @@ class Recorder:
             return written
 
     @staticmethod
-    async def _count_clicks(conn, rows: list[Row]) -> None:
+    async def _count_clicks(conn, rows: list[Row], tallies: rollups.Tallies | None = None) -> None:
         """Per-link person clicks (click limits) and the reports' roll-ups, in the batch's
         transaction: they move with the rows written, never apart from them. Links in id order,
         so that two workers' batches lock them in the same order."""
         counts = Counter(r[_LINK_ID] for r in rows if r[_KIND] == "click")
         for link_id, n in sorted(counts.items()):
             await conn.execute(update(Link).where(Link.id == link_id).values(click_count=Link.click_count + n))
-        await conn.run_sync(rollups.add, [tuple(r[i] for i in _ROLLUP_FACTS) for r in rows])
+        await conn.run_sync(rollups.write, tallies if tallies is not None else rollups.tally(_facts(rows)))
 
     def _report_counts(self, rows: list[Row]) -> None:
         for r in rows:

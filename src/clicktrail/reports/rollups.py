@@ -113,12 +113,8 @@ def sketch_of(stored: bytes | None) -> hll_sketch:
     return hll_sketch(LG_K, STORED) if stored is None else hll_sketch.deserialize(stored)
 
 
-def add(conn: Connection, rows: Iterable[ClickFacts]) -> None:
-    """Add written clicks to their roll-ups, in the caller's transaction (sync: `run_sync`)."""
-    write(conn, tally(rows))
-
-
 def write(conn: Connection, tallies: Tallies) -> None:
+    """Add tallied clicks to their roll-ups, in the caller's transaction (sync: `run_sync`)."""
     for level, rows in tallies.items():
         _write_level(conn, level, rows)
 
