@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from clicktrail.auth.models import SignInThrottle, User
-from test_web import csrf_of, make_user
+from test_web import PASSWORD, csrf_of, make_user, setup_link, sign_in
 
 
 async def _token(client: httpx.AsyncClient) -> str:
@@ -79,16 +79,72 @@ async def test_a_stranger_guessing_cannot_lock_the_owner_out(app) -> None:
 async def test_two_concurrent_setups_make_one_admin(app) -> None:
     from clicktrail.app import asgi_app
 
+    link = await setup_link(app)
+
     async def setup(email: str) -> int:
         transport = httpx.ASGITransport(app=asgi_app(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://ct.test") as client:
-            page = await client.get("/setup")
+            page = await client.get(f"/setup?token={link}")
             token = csrf_of(page.text)
             answer = await client.post("/setup", data={"email": email, "password": "a long password",
-                                                       "password_again": "a long password", "csrf_token": token})
+                                                       "password_again": "a long password", "csrf_token": token,
+                                                       "token": link})
             return answer.status_code
 
     statuses = await asyncio.gather(*(setup(f"admin{i}@shop.example") for i in range(5)))
     assert all(s == 303 for s in statuses)
     async with app.state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def test_a_password_change_ends_every_other_session(app) -> None:
+    await make_user(app)
+    from clicktrail.app import asgi_app
+
+    def browser() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url="http://ct.test")
+
+    async with browser() as laptop, browser() as phone:
+        assert (await sign_in(laptop)).status_code == 303 and (await sign_in(phone)).status_code == 303
+        token = csrf_of((await laptop.get("/settings")).text)
+        wrong = await laptop.post("/settings/password", data={
+            "current_password": "not it", "new_password": "a new long password",
+            "new_password_again": "a new long password", "csrf_token": token})
+        assert wrong.status_code == 422 and "not your current password" in wrong.text
+        changed = await laptop.post("/settings/password", data={
+            "current_password": PASSWORD, "new_password": "a new long password",
+            "new_password_again": "a new long password", "csrf_token": token})
+        assert changed.status_code == 303
+        assert (await laptop.get("/")).status_code == 200  # this browser stays signed in
+        assert (await phone.get("/")).status_code == 303  # the other is signed out at once
+        assert (await sign_in(phone)).status_code == 401
+        assert (await sign_in(phone, password="a new long password")).status_code == 303
+
+
+async def test_removing_a_user_revokes_their_keys_and_ends_their_sessions(app) -> None:
+    await make_user(app)
+    await make_user(app, "bo@shop.example", is_admin=False)
+    from clicktrail.app import asgi_app
+
+    def browser() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url="http://ct.test")
+
+    async with browser() as admin, browser() as bo:
+        await sign_in(admin)
+        await sign_in(bo, email="bo@shop.example")
+        made = await bo.post("/settings/keys", data={"name": "bo's script", "csrf_token": csrf_of((await bo.get("/settings")).text)})
+        key = re.search(r"(ct_[A-Za-z0-9_-]{40,})", made.text).group(1)
+        assert (await bo.get("/api/campaigns", headers={"Authorization": f"Bearer {key}"})).status_code == 200
+        # Bo may not revoke the admin's key.
+        admin_made = await admin.post("/settings/keys", data={"name": "shop", "csrf_token": csrf_of((await admin.get("/settings")).text)})
+        assert admin_made.status_code == 200
+        async with app.state.sessionmaker() as session:
+            from clicktrail.auth.models import ApiKey
+            admin_key = await session.scalar(select(ApiKey).where(ApiKey.name == "shop"))
+            bo_id = await session.scalar(select(User.id).where(User.email == "bo@shop.example"))
+        refused = await bo.post(f"/settings/keys/{admin_key.id}/revoke", data={"csrf_token": csrf_of((await bo.get("/settings")).text)})
+        assert refused.status_code == 403
+        removed = await admin.post(f"/settings/users/{bo_id}/delete", data={"csrf_token": csrf_of((await admin.get("/settings")).text)})
+        assert removed.status_code == 303
+        assert (await bo.get("/")).status_code == 303  # signed out
+        assert (await bo.get("/api/campaigns", headers={"Authorization": f"Bearer {key}"})).status_code == 401

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +15,9 @@ from clicktrail.app import create_app
 from clicktrail.auth import service as auth
 from clicktrail.auth.models import ApiKey
 from clicktrail.settings import Settings, async_database_url
-from sqlalchemy import select
+from sqlalchemy import select, text
+
+from clicktrail.db import create_engine
 
 from conftest import BASE_URL
 
@@ -138,3 +142,59 @@ def test_cli_makes_an_api_key_that_the_api_accepts(tmp_path: Path) -> None:
         return good.status_code, bad.status_code
 
     assert asyncio.run(check()) == (200, 401)
+
+
+def test_serve_without_a_terminal_logs_a_setup_link_and_no_password(tmp_path: Path) -> None:
+    import re
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "CLICKTRAIL_BASE_URL": f"http://127.0.0.1:{port}"}
+    server = subprocess.Popen([sys.executable, "-m", "clicktrail.cli", "serve", "--port", str(port)], env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        while "setup?token=" not in output:
+            line = server.stdout.readline()
+            assert line, output
+            output += line
+        link = re.search(r"(http://\S+/setup\?token=\S+)", output).group(1)
+        assert "password:" not in output
+        for _ in range(100):
+            try:
+                page = httpx.get(link, timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert page.status_code == 200 and "Create admin account" in page.text
+        assert httpx.get(link.split("?")[0], timeout=2).status_code == 403  # no link, no setup
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def test_cli_changes_a_password(tmp_path: Path) -> None:
+    env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path)}
+    cli = [sys.executable, "-m", "clicktrail.cli", "user"]
+    subprocess.run([*cli, "create", "--email", "a@b.co", "--password", "longenough"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    changed = subprocess.run([*cli, "password", "--email", "A@b.co", "--password", "another long one"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert changed.returncode == 0 and "signed out" in changed.stdout
+    short = subprocess.run([*cli, "password", "--email", "a@b.co", "--password", "short"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert short.returncode == 1 and "8 characters" in short.stderr
+    unknown = subprocess.run([*cli, "password", "--email", "x@b.co", "--password", "another long one"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 1
+
+    async def check() -> bool:
+        async with create_engine(async_database_url(f"sqlite:///{tmp_path / 'clicktrail.db'}")).connect() as conn:
+            stored = (await conn.execute(text("SELECT password_hash FROM users"))).scalar()
+        return auth.verify_password(stored, "another long one")
+
+    import asyncio
+    assert asyncio.run(check())

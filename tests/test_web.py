@@ -158,27 +158,54 @@ async def test_wrong_password_is_told_and_slowed_down(app, client: httpx.AsyncCl
 
 async def test_sign_out_ends_the_session(web: httpx.AsyncClient) -> None:
     token = await form_page(web, "/")
+    kept = dict(web.cookies)  # what someone who copied the cookie holds
     response = await web.post("/logout", data={"csrf_token": token})
     assert response.headers["location"] == "/login"
     assert (await web.get("/")).status_code == 303
+    # The old cookie is still validly signed, but its session is gone server-side.
+    web.cookies.clear()
+    web.cookies.update(kept)
+    assert (await web.get("/")).status_code == 303
+
+
+async def setup_link(app) -> str:
+    """What `clicktrail serve` logs on a new installation without a terminal."""
+    async with app.state.sessionmaker() as session:
+        token = await auth.new_setup_token(session)
+        await session.commit()
+    return token
+
+
+async def test_setup_needs_the_one_time_link(app, client: httpx.AsyncClient) -> None:
+    refused = await client.get("/setup")
+    assert refused.status_code == 403 and "Setup link needed" in refused.text
+    assert (await client.get("/setup?token=made-up")).status_code == 403
+    link = await setup_link(app)
+    page = await client.get(f"/setup?token={link}")
+    assert page.status_code == 200
+    csrf = csrf_of(page.text)
+    stranger = await client.post("/setup", data={"email": "x@evil.example", "password": PASSWORD,
+                                                  "password_again": PASSWORD, "csrf_token": csrf, "token": "guess"})
+    assert stranger.status_code == 403 and await count(app, User) == 0
 
 
 async def test_setup_page_only_while_no_user_exists(app, client: httpx.AsyncClient) -> None:
     assert (await client.get("/")).headers["location"] == "/login"
     assert (await client.get("/login")).headers["location"] == "/setup"
-    token = await form_page(client, "/setup")
+    link = await setup_link(app)
+    token = await form_page(client, f"/setup?token={link}")
     bad = await client.post("/setup", data={"email": "not-an-email", "password": "short", "password_again": "short",
-                                             "csrf_token": token})
+                                             "csrf_token": token, "token": link})
     assert bad.status_code == 422
     assert error_beside(bad.text, "email") == "Enter a valid email address."
     assert error_beside(bad.text, "password") == "Use at least 8 characters."
     assert 'value="not-an-email"' in bad.text
     mismatch = await client.post("/setup", data={"email": "boss@shop.example", "password": PASSWORD,
-                                                  "password_again": PASSWORD + "x", "csrf_token": token})
+                                                  "password_again": PASSWORD + "x", "csrf_token": token, "token": link})
     assert error_beside(mismatch.text, "password_again") == "The two passwords differ."
     assert await count(app, User) == 0
     ok = await client.post("/setup", data={"email": "boss@shop.example", "password": PASSWORD,
-                                            "password_again": PASSWORD, "csrf_token": token})
+                                            "password_again": PASSWORD, "csrf_token": token, "token": link})
     assert ok.status_code == 303 and ok.headers["location"] == "/"
     assert (await client.get("/")).status_code == 200  # signed in as the new admin
     async with app.state.sessionmaker() as session:
@@ -188,7 +215,7 @@ async def test_setup_page_only_while_no_user_exists(app, client: httpx.AsyncClie
     assert (await client.get("/setup")).headers["location"] == "/login"
     token = csrf_of((await client.get("/")).text)
     again = await client.post("/setup", data={"email": "x@shop.example", "password": PASSWORD,
-                                               "password_again": PASSWORD, "csrf_token": token})
+                                               "password_again": PASSWORD, "csrf_token": token, "token": link})
     assert again.status_code == 303 and await count(app, User) == 1
 
 

@@ -1,18 +1,21 @@
-"""`clicktrail serve | migrate | user create | apikey create`."""
+"""`clicktrail serve | migrate | user create | user password | apikey create`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail import migrate
 from clicktrail.auth import service as auth
+from clicktrail.auth.models import User
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.settings import Settings
 
@@ -33,25 +36,40 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
     return asyncio.run(run())
 
 
-def _ensure_first_admin(settings: Settings) -> None:
-    """On a new installation, make the admin account and show its password once."""
+def _ensure_first_admin(settings: Settings, base_url: str) -> None:
+    """On a new installation: on a terminal, make the admin account and show its password once;
+    anywhere else (Docker, systemd: output ends up in logs) make no account and log a one-time
+    setup link instead, so no password is ever written to a log and no stranger who reaches
+    /setup first can become the admin."""
+    on_terminal = sys.stdin.isatty() and sys.stdout.isatty()
 
     async def work(session: AsyncSession) -> tuple[str, str] | None:
-        if await auth.count_users(session) or not await auth.claim_setup(session):
+        if await auth.count_users(session):
+            return None
+        if not on_terminal:
+            return "link", await auth.new_setup_token(session)
+        if not await auth.claim_setup(session):
             return None
         password = secrets.token_urlsafe(12)
         user = await auth.create_user(session, "admin@localhost", password)
         return user.email, password
 
     made = _in_session(settings, work)
-    if made:
-        email, password = made
-        print(
-            "\nNo account existed, so one was made. Sign in with it and keep the password; it is not shown again:\n"
-            f"  email:    {email}\n  password: {password}\n"
-            "Add your own with: clicktrail user create --email you@example.com --password '...'\n",
-            flush=True,
-        )
+    if made is None:
+        return
+    if made[0] == "link":
+        ttl = int(auth.SETUP_TOKEN_TTL.total_seconds() // 3600)
+        print(f"\nNo account exists yet. Make the admin account within {ttl} hours at this one-time link:\n"
+              f"  {base_url}/setup?token={made[1]}\n"
+              "(or run: clicktrail user create --email you@example.com --password '...')\n", flush=True)
+        return
+    email, password = made
+    print(
+        "\nNo account existed, so one was made. Sign in with it and keep the password; it is not shown again:\n"
+        f"  email:    {email}\n  password: {password}\n"
+        "Change it in Settings, or with: clicktrail user password --email admin@localhost\n",
+        flush=True,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -61,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
-    _ensure_first_admin(settings)
+    _ensure_first_admin(settings, settings.base_url)
     settings.resolved_secret_key  # made now, once, before several workers race for it
     uvicorn.run(
         "clicktrail.app:app_factory",
@@ -99,6 +117,35 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_password(args: argparse.Namespace) -> int:
+    settings = Settings()
+    migrate.upgrade(settings.resolved_database_url)
+    password = args.password
+    if password is None:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
+
+    async def work(session: AsyncSession) -> str | None:
+        user = await session.scalar(select(User).where(User.email == auth.normalise_email(args.email)))
+        if user is None:
+            return None
+        await auth.change_password(session, user, password)
+        return user.email
+
+    try:
+        email = _in_session(settings, work)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if email is None:
+        print(f"error: no account with email {args.email}", file=sys.stderr)
+        return 1
+    print(f"changed the password of {email}; every session of the account is signed out")
+    return 0
+
+
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
@@ -126,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--password", required=True)
     create.add_argument("--no-admin", action="store_true")
     create.set_defaults(func=cmd_user_create)
+    password = user.add_parser("password", help="set an account's password (asks for it without --password)")
+    password.add_argument("--email", required=True)
+    password.add_argument("--password")
+    password.set_defaults(func=cmd_user_password)
 
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
     key_create = apikey.add_parser("create", help="make an API key and print it")

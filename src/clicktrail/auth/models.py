@@ -54,3 +54,24 @@ class Installation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     set_up_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, and
+    deleting the row ends the session at once (sign-out, password change, removal)."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SetupToken(Base):
+    """The one-time link that lets the first admin be made where no password can be shown safely
+    (no terminal: Docker, systemd). Valid until used or until it expires."""
+
+    __tablename__ = "setup_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

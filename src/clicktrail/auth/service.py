@@ -1,17 +1,19 @@
-"""Accounts and API keys: argon2 password hashes, API keys stored only as SHA-256 digests."""
+"""Accounts, web sessions and API keys: argon2 password hashes; session tokens, setup tokens and
+API keys stored only as SHA-256 digests."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.auth.models import ApiKey, Installation, User
+from clicktrail.auth.models import ApiKey, Installation, SetupToken, User, WebSession
 from clicktrail.db import utcnow
 
 API_KEY_PREFIX = "ct_"
@@ -116,3 +118,67 @@ async def authenticate_api_key(session: AsyncSession, plain: str) -> ApiKey | No
     if key is not None:
         await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
     return key
+
+
+# --- web sessions and setup tokens ----------------------------------------------------------
+
+SETUP_TOKEN_TTL = timedelta(hours=24)
+
+
+async def start_session(session: AsyncSession, user: User) -> str:
+    """A new signed-in browser; the token goes in its cookie and is never stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(token_hash=_digest(token), user_id=user.id))
+    await session.flush()
+    return token
+
+
+async def session_user(session: AsyncSession, token: str) -> User | None:
+    if not token or len(token) > 100:
+        return None
+    row = await session.get(WebSession, _digest(token))
+    return await session.get(User, row.user_id) if row is not None else None
+
+
+async def end_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+async def change_password(session: AsyncSession, user: User, password: str) -> None:
+    """A new password ends every session of the account at once."""
+    if problem := account_problem(user.email, password):
+        raise ValueError(problem)
+    user.password_hash = await hash_password_async(password)
+    await end_sessions(session, user.id)
+    await session.flush()
+
+
+async def remove_user(session: AsyncSession, user: User) -> None:
+    """The account goes; its keys are revoked (kept, for the record) and its sessions end."""
+    await session.execute(
+        update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    await end_sessions(session, user.id)
+    await session.delete(user)
+    await session.flush()
+
+
+async def new_setup_token(session: AsyncSession) -> str:
+    token = secrets.token_urlsafe(24)
+    session.add(SetupToken(token_hash=_digest(token), expires_at=utcnow() + SETUP_TOKEN_TTL))
+    await session.flush()
+    return token
+
+
+async def setup_token_valid(session: AsyncSession, token: str | None) -> bool:
+    if not token or len(token) > 100:
+        return False
+    row = await session.get(SetupToken, _digest(token))
+    return row is not None and row.expires_at > utcnow()
+
+
+async def use_setup_token(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(SetupToken).where(SetupToken.token_hash == _digest(token)))

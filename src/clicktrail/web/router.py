@@ -127,7 +127,7 @@ async def login(request: Request, session: SessionDep) -> Response:
     if await auth.verify_password_async(user.password_hash if user else None, password):
         assert user is not None
         await throttle.succeeded(session, attempt)
-        sign_in(request, user)
+        await sign_in(request, session, user)
         return RedirectResponse(values["next"], 303)
     await throttle.failed(session, attempt)
     return render(request, "login.html", 401, values=values,
@@ -135,18 +135,28 @@ async def login(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: SessionDep) -> Response:
     await checked_form(request)
-    sign_out(request)
+    await sign_out(request, session)
     flash(request, "You are signed out.")
     return RedirectResponse("/login", 303)
 
 
 @router.get("/setup")
-async def setup_page(request: Request, session: SessionDep) -> Response:
+async def setup_page(request: Request, session: SessionDep, token: str = "") -> Response:
     if await auth.count_users(session):
         return RedirectResponse("/login", 303)
-    return render(request, "setup.html")
+    if not await auth.setup_token_valid(session, token):
+        return _setup_link_needed(request)
+    return render(request, "setup.html", values={"token": token})
+
+
+def _setup_link_needed(request: Request) -> Response:
+    # Whoever reaches /setup first must not become the admin: the link `clicktrail serve` logged
+    # (or `clicktrail user create`) is the proof of owning the installation.
+    return render(request, "error.html", 403, title="Setup link needed",
+                  message="Open the one-time setup link that `clicktrail serve` wrote to its log, or make the "
+                          "first account with `clicktrail user create --email you@example.com`.")
 
 
 @router.post("/setup")
@@ -154,16 +164,20 @@ async def setup(request: Request, session: SessionDep) -> Response:
     form = await checked_form(request)
     if await auth.count_users(session):  # only while no account exists, ever
         return RedirectResponse("/login", 303)
+    token = text(form, "token")
+    if not await auth.setup_token_valid(session, token):
+        return _setup_link_needed(request)
     email, password = text(form, "email"), str(form.get("password") or "")
     errors = _account_errors(email, password, str(form.get("password_again") or ""))
     if not errors:
         if not await auth.claim_setup(session):  # another setup won the race: it made the admin
             return RedirectResponse("/login", 303)
+        await auth.use_setup_token(session, token)
         user = await auth.create_user(session, email, password, is_admin=True)
-        sign_in(request, user)
+        await sign_in(request, session, user)
         flash(request, "Welcome! Your admin account is ready. Start with a campaign.")
         return RedirectResponse("/", 303)
-    return render(request, "setup.html", 422, errors=errors, values={"email": email})
+    return render(request, "setup.html", 422, errors=errors, values={"email": email, "token": token})
 
 
 def _account_errors(email: str, password: str, again: str | None) -> Errors:
@@ -502,6 +516,9 @@ async def revoke_key(key_id: int, request: Request, session: SessionDep, user: U
     key = await session.get(ApiKey, key_id)
     if key is None:
         return _not_found(request, user, "API key")
+    if key.user_id != user.id and not user.is_admin:
+        return render(request, "error.html", 403, user=user, title="Not your key",
+                      message="Only an admin can revoke another person's key.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         flash(request, f"Revoked the key “{key.name}”: it stops working now.")
@@ -547,9 +564,29 @@ async def remove_user(user_id: int, request: Request, session: SessionDep, user:
     if target.id == user.id:
         flash(request, "You cannot remove your own account.", "error")
     else:
-        await session.delete(target)
-        flash(request, f"Removed {target.email}.")
+        await auth.remove_user(session, target)
+        flash(request, f"Removed {target.email}: their keys are revoked and they are signed out.")
     return RedirectResponse("/settings#users", 303)
+
+
+@router.post("/settings/password")
+async def change_password(request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    current, new = str(form.get("current_password") or ""), str(form.get("new_password") or "")
+    errors: Errors = {}
+    if not await auth.verify_password_async(user.password_hash, current):
+        errors["current_password"] = "That is not your current password."
+    errors.update({("new_password" if k == "password" else k): v
+                   for k, v in _account_errors(user.email, new, str(form.get("new_password_again") or "")).items()
+                   if k != "email"})
+    if "password_again" in errors:
+        errors["new_password_again"] = errors.pop("password_again")
+    if errors:
+        return await _settings_page(request, session, user, 422, password_errors=errors)
+    await auth.change_password(session, user, new)  # every session of the account ends here
+    await sign_in(request, session, user)  # and this browser gets a new one
+    flash(request, "Your password is changed. Every other session is signed out.")
+    return RedirectResponse("/settings#password", 303)
 
 
 @router.post("/settings/sources")

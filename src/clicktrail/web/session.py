@@ -3,13 +3,13 @@ throttling is auth/throttle.py).
 
 The session is Starlette's SessionMiddleware: a cookie signed with itsdangerous (HMAC with the
 installation's secret key), HttpOnly, SameSite=Lax, Secure when the base URL is https. It holds
-the user id, a fingerprint of the password hash (changing the password signs every session out)
-and the CSRF token. Every POST form carries that token; it is compared in constant time.
+a random session token, whose digest must still be in `web_sessions` (sign-out, a password change
+and removal delete it, ending the session at once), and the CSRF token. Every POST form carries
+that token; it is compared in constant time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from typing import Annotated
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.middleware.sessions import SessionMiddleware
 
+from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
 from clicktrail.db import SessionDep
 from clicktrail.settings import Settings
@@ -68,18 +69,17 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def sign_in(request: Request, user: User) -> None:
+async def sign_in(request: Request, session: AsyncSession, user: User) -> None:
     """A fresh session (new CSRF token too): nothing from before sign-in carries over."""
     request.session.clear()
-    request.session.update({"uid": user.id, "fp": _fingerprint(user)})
+    request.session["sid"] = await auth.start_session(session, user)
     csrf_token(request)
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request, session: AsyncSession) -> None:
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        await auth.end_session(session, token)  # the cookie is worthless from now on, anywhere
     request.session.clear()
 
 
@@ -91,13 +91,11 @@ def safe_next(path: str | None) -> str:
 
 
 async def signed_in_user(request: Request, session: AsyncSession) -> User | None:
-    uid = request.session.get("uid")
-    if not isinstance(uid, int):
-        return None
-    user = await session.get(User, uid)
-    if user is None or not hmac.compare_digest(str(request.session.get("fp", "")), _fingerprint(user)):
-        request.session.pop("uid", None)
-        return None
+    """The user of a session that still exists server-side; a signed cookie alone is not enough."""
+    token = request.session.get("sid")
+    user = await auth.session_user(session, token) if isinstance(token, str) else None
+    if user is None:
+        request.session.pop("sid", None)
     return user
 
 
