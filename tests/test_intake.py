@@ -75,7 +75,9 @@ async def test_a_body_that_is_not_utf8_is_422(app, api: httpx.AsyncClient) -> No
 async def test_dates_outside_1900_to_2999_are_422_in_bodies_queries_and_webhooks(app, api, client, moment) -> None:
     refused(await api.post("/api/links", json={"destination_url": SHOP, "channel": "sms", "expires_at": moment}), 422)
     campaign = await new_campaign(api)
-    refused(await api.get(f"/api/reports/campaigns/{campaign['id']}", params={"from": moment}), 422)
+    report = await api.get(f"/api/reports/campaigns/{campaign['id']}", params={"from": moment})
+    refused(report, 422)
+    assert "1900 to 2999" in report.text
     refused(await api.get(f"/api/reports/campaigns/{campaign['id']}", params={"to": moment[:10]}), 422)
     source = await new_source(api, "generic")
     refused(await deliver(client, source, generic_body(created_at=moment)), 422)

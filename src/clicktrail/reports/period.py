@@ -66,16 +66,13 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
 def _parse(field: str, value: str, tz: ZoneInfo, *, end: bool) -> datetime:
     text = value.strip()
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            if problem := year_problem(day):
-                raise PeriodError(field, problem)
-            return _local_midnight(day + timedelta(days=1) if end else day, tz)
-        moment = datetime.fromisoformat(text)
+        moment = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise PeriodError(field, f"not a date (YYYY-MM-DD) or ISO 8601 time: {value!r}") from None
     if problem := year_problem(moment):
         raise PeriodError(field, problem)
+    if not isinstance(moment, datetime):
+        return _local_midnight(moment + timedelta(days=1) if end else moment, tz)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(UTC)
