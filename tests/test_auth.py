@@ -148,3 +148,24 @@ async def test_removing_a_user_revokes_their_keys_and_ends_their_sessions(app) -
         assert removed.status_code == 303
         assert (await bo.get("/")).status_code == 303  # signed out
         assert (await bo.get("/api/campaigns", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+
+
+async def test_a_read_key_reads_and_gets_403_on_every_write(app) -> None:
+    from clicktrail.app import asgi_app
+    from clicktrail.auth import service as auth
+
+    async with app.state.sessionmaker() as session:
+        _key, read_key = await auth.create_api_key(session, "dashboard", scope="read")
+        await session.commit()
+    # Every write operation the app documents (so a new route is covered by itself).
+    writes = [(method.upper(), path) for path, operations in app.openapi()["paths"].items()
+              for method in operations if path.startswith("/api/") and method not in ("get", "head")]
+    assert len(writes) >= 8  # every write route the app has, found from its routes
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url="http://ct.test",
+                                 headers={"Authorization": f"Bearer {read_key}"}) as api:
+        assert (await api.get("/api/campaigns")).status_code == 200
+        for method, path in writes:
+            path = re.sub(r"\{[^}]+\}", "1", path)
+            answer = await api.request(method, path, json={})
+            assert answer.status_code == 403, (method, path, answer.status_code)
+            assert answer.json()["detail"] == "this API key may only read"

@@ -149,8 +149,8 @@ def cmd_user_password(args: argparse.Namespace) -> int:
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
-    _key, plain = _in_session(settings, lambda s: auth.create_api_key(s, args.name))
-    print(f"API key {args.name!r} created. It is shown only this once:", file=sys.stderr)
+    _key, plain = _in_session(settings, lambda s: auth.create_api_key(s, args.name, scope=args.scope))
+    print(f"API key {args.name!r} ({args.scope}) created. It is shown only this once:", file=sys.stderr)
     print(plain)
     return 0
 
@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
     key_create = apikey.add_parser("create", help="make an API key and print it")
     key_create.add_argument("--name", required=True)
+    key_create.add_argument("--scope", choices=["read", "write"], default="write",
+                            help="read: GET only; write (default): everything")
     key_create.set_defaults(func=cmd_apikey_create)
     return parser
 

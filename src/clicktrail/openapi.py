@@ -45,12 +45,14 @@ def install_openapi(app: FastAPI) -> None:
         components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}}
         for path, operations in doc.get("paths", {}).items():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 codes = {422, 431}
                 if path.startswith("/api/"):
                     operation["security"] = [{"bearer": []}]
                     codes.add(401)
+                    if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+                        codes.add(403)  # a read-only key
                 if "{" in path:
                     codes.add(404)
                 if "requestBody" in operation:

@@ -11,6 +11,9 @@ from clicktrail.auth.service import authenticate_api_key
 from clicktrail.db import SessionDep
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def require_api_key(request: Request, session: SessionDep) -> ApiKey:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     key = await authenticate_api_key(session, token.strip()) if scheme.lower() == "bearer" else None
@@ -20,6 +23,8 @@ async def require_api_key(request: Request, session: SessionDep) -> ApiKey:
             detail="missing or invalid API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if key.scope != "write" and request.method not in READ_METHODS:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this API key may only read")
     return key
 
 

@@ -31,6 +31,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "read": GET only (dashboards, exports); "write": everything the API offers.
+    scope: Mapped[str] = mapped_column(String(8), default="write", server_default="write")
 
 
 class SignInThrottle(Base):

@@ -100,10 +100,14 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_api_key(session: AsyncSession, name: str, user_id: int | None = None) -> tuple[ApiKey, str]:
+async def create_api_key(
+    session: AsyncSession, name: str, user_id: int | None = None, scope: str = "write"
+) -> tuple[ApiKey, str]:
     """Make a key; the plain key is returned once and never stored."""
+    if scope not in ("read", "write"):
+        raise ValueError("a key's scope is read or write")
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=plain[:10], key_hash=_digest(plain), user_id=user_id)
+    key = ApiKey(name=name, prefix=plain[:10], key_hash=_digest(plain), user_id=user_id, scope=scope)
     session.add(key)
     await session.flush()
     return key, plain

@@ -1,5 +1,5 @@
 """web sessions kept server-side (sign-out, password change and removal end them at once);
-one-time setup tokens for a first admin made without a terminal
+one-time setup tokens for a first admin made without a terminal; API key scopes
 
 Revision ID: b7c3d9e1f012
 Revises: a11ce0de0011
@@ -34,9 +34,13 @@ def upgrade() -> None:
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_setup_tokens')),
     )
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('scope', sa.String(length=8), server_default='write', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.drop_column('scope')
     op.drop_table('setup_tokens')
     op.drop_index(op.f('ix_web_sessions_user_id'), table_name='web_sessions')
     op.drop_table('web_sessions')
