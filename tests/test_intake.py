@@ -202,3 +202,20 @@ async def test_a_late_older_payload_never_overwrites_a_newer_order(app, api, cli
     assert late.status_code == 200 and late.json()["status"] == "cancelled"
     async with app.state.sessionmaker() as session:
         assert (await session.scalar(select(Order))).status == "cancelled"
+
+
+async def test_an_unexpected_failure_is_a_json_500_with_the_traceback_logged(app, api, caplog) -> None:
+    # A real failure, not a stand-in: the table under the route disappears.
+    from sqlalchemy import text as sql
+
+    async with app.state.engine.begin() as conn:
+        await conn.execute(sql("ALTER TABLE campaigns RENAME TO campaigns_gone"))
+    from clicktrail.app import asgi_app
+    transport = httpx.ASGITransport(app=asgi_app(app), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ct.test", headers=api.headers) as client:
+        answer = await client.get("/api/campaigns")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error; it has been logged"}
+    assert any(r.levelname == "ERROR" and r.exc_info and "campaigns" in str(r.exc_info[1]) for r in caplog.records)
+    async with app.state.engine.begin() as conn:
+        await conn.execute(sql("ALTER TABLE campaigns_gone RENAME TO campaigns"))
