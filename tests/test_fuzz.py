@@ -32,7 +32,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(backend, tmp_path:
             [st, "run", f"http://127.0.0.1:{port}/openapi.json", "--header", f"Authorization: Bearer {key}",
              "--checks", CHECKS, "--phases", "examples,fuzzing", "--max-examples", EXAMPLES,
              "--workers", "1", "--seed", "20261204", "--suppress-health-check", "all", "--request-timeout", "10"],
-            capture_output=True, text=True, timeout=400,
+            capture_output=True, text=True, timeout=int(os.environ.get("CLICKTRAIL_FUZZ_TIMEOUT", "400")),
         )
     log = (tmp_path / "server.log").read_text()
     assert run.returncode == 0, run.stdout[-12000:] + "\n--- server log ---\n" + log[-4000:]

@@ -11,10 +11,12 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.auth.models import ApiKey, Installation, SetupToken, User, WebSession
 from clicktrail.db import utcnow
+from clicktrail.errors import violates_unique
 
 API_KEY_PREFIX = "ct_"
 _hasher = PasswordHasher()
@@ -75,7 +77,12 @@ async def create_user(session: AsyncSession, email: str, password: str, *, is_ad
         raise EmailTaken(email)
     user = User(email=email, password_hash=await hash_password_async(password), is_admin=is_admin)
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # made by a concurrent request since the check above
+        if violates_unique(exc, "users", "email"):
+            raise EmailTaken(email) from None
+        raise
     return user
 
 
