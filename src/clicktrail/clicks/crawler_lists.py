@@ -122,7 +122,8 @@ class MatomoBots:
 
     @classmethod
     def load(cls) -> MatomoBots:
-        entries = yaml.safe_load(_bots_file().read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+        entries = yaml.load(_bots_file().read_text(encoding="utf-8"), Loader=loader)
         return cls([entry["regex"] for entry in entries])
 
     def search(self, ua: str) -> bool:
