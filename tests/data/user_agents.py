@@ -347,6 +347,9 @@ USER_AGENTS: List[Entry] = [
     ("Slack-ImgProxy 149 (+https://api.slack.com/robots)", "preview", "slack", CUA),
     # Discord
     ("Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", "preview", "discord", CUA),
+    # tricky: Discord's media proxy, the preview's second fetch, sends a 2015 Firefox on purpose.
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.10; rv:38.0) Gecko/20100101 Firefox/38.0", "preview", "discord",
+     "https://github.com/discord/discord-api-docs/issues/1600"),
     # Twitter / X
     ("Twitterbot/1.0", "preview", "twitter", UAP),
     # LinkedIn

@@ -48,6 +48,10 @@ PREVIEW_FETCHERS: list[Rule] = [
     # Slack's other fetching (feeds, apps), a bot.
     Rule(r"slackbot-linkexpanding|slack-imgproxy", "slack", "https://api.slack.com/robots"),
     Rule(r"discordbot", "discord", CUA + "; " + UAPJS_FETCHERS),
+    # Discord's second fetch of a preview (its media proxy) wears a 2015 Firefox, on purpose
+    # ("we provide a user agent of a user"); no person browses with exactly this string today.
+    Rule(r"^Mozilla/5\.0 \(Macintosh; Intel Mac OS X 10\.10; rv:38\.0\) Gecko/20100101 Firefox/38\.0$", "discord",
+         "https://github.com/discord/discord-api-docs/issues/1600; https://github.com/discord/discord-api-docs/issues/3872"),
     Rule(r"twitterbot", "twitter", "https://developer.x.com/en/docs/x-for-websites/cards/guides/getting-started"),
     Rule(r"linkedinbot", "linkedin", "https://www.linkedin.com/robots.txt; " + CUA),
     Rule(r"pinterestbot|^pinterest/0\.", "pinterest", "https://help.pinterest.com/en/business/article/pinterest-crawler"),
