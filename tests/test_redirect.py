@@ -297,7 +297,7 @@ async def test_clicks_survive_an_unwritable_database_through_the_spool(tmp_path,
                                     "VALUES (7, 1, 'https://x.example/', 'sms', 0, false, :t, :t)"),
                                {"t": datetime.now(timezone.utc).replace(tzinfo=None) if backend.name == "sqlite" else datetime.now(timezone.utc)})
         down = Recorder(broken, tmp_path / "spool")
-        hits = [Hit(new_click_id(), 7, None, "sms", "Mozilla/5.0 (iPhone)", None, None, None, False, False, time.time()) for _ in range(25)]
+        hits = [Hit(new_click_id(), 7, None, "sms", IPHONE_SAFARI, None, None, None, False, False, time.time()) for _ in range(25)]
         for hit in hits:
             down.record(hit)
         await down.flush()

@@ -1,20 +1,21 @@
-"""Matomo device-detector's bot list, as shipped in the `device-detector` package, compiled for RE2.
+"""The bot lists beside monperrus' (clicks/detect.py), compiled for RE2: Matomo device-detector's
+(from the `device-detector` package) and isbot's (from `is-bot`, its Python port).
 
-The list adds the bots that monperrus' list misses (health checkers, scanners, generic probes).
-Its patterns are PCRE, matched case-insensitively after a word boundary of Matomo's own making.
-RE2 takes all but a handful; those use lookarounds (RE2 has none), so RE2 runs them with the
-lookarounds stripped as a prefilter (a superset of their matches) and the `regex` module checks
-the few strings that pass, with the patterns as written.
+They add the bots monperrus' list misses: health checkers, scanners, generic probes, HTTP
+libraries. Their patterns are PCRE, matched case-insensitively (Matomo's after a word boundary of
+its own making). RE2 takes all but a handful, which use lookarounds; see BotList.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import re2
 import regex
 import yaml
+from is_bot._patterns import default_patterns
 
 # Matomo anchors every pattern like this (device-detector's AbstractParser::matchUserAgent).
 _MATOMO_PREFIX = r"(?:^|[^A-Z0-9_-]|[^A-Z0-9-]_|sprd-|MZ-)"
@@ -111,22 +112,40 @@ def _anchored(pattern: str) -> str:
     return pattern[len(_WORD_RUN):] if pattern.startswith(_WORD_RUN) else _MATOMO_PREFIX + f"(?:{pattern})"
 
 
-class MatomoBots:
-    def __init__(self, patterns: list[str]) -> None:
-        plain, looking = [], []
-        for alternative in (a for p in patterns for a in split_alternatives(p)):
-            (looking if _LOOKAROUND.search(alternative) else plain).append(alternative)
-        self._plain = PatternSet([_MATOMO_PREFIX + f"(?:{p})" for p in plain], case_sensitive=False)
-        self._prefilters = PatternSet([_anchored(strip_lookarounds(p)) for p in looking], case_sensitive=False)
-        self._exact = [regex.compile(_anchored(p), regex.IGNORECASE) for p in looking]
+class BotList:
+    """Bot patterns as RE2 sets: most in one set; those with lookarounds (which RE2 cannot run)
+    as a prefilter set of the patterns without them (a superset of their matches), the `regex`
+    module checking, with the pattern as written, only the few strings that pass."""
 
-    @classmethod
-    def load(cls) -> MatomoBots:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
-        entries = yaml.load(_bots_file().read_text(encoding="utf-8"), Loader=loader)
-        return cls([entry["regex"] for entry in entries])
+    def __init__(self, patterns: list[str], anchor: Callable[[str], str] = lambda p: p) -> None:
+        plain = [p for p in patterns if not _LOOKAROUND.search(p)]
+        looking = [p for p in patterns if _LOOKAROUND.search(p)]
+        self._plain = PatternSet([anchor(p) for p in plain], case_sensitive=False)
+        prefilters = [anchor(strip_lookarounds(p)) for p in looking]
+        self._prefilters = PatternSet(prefilters, case_sensitive=False)
+        self._prefilter_at = [re2.compile(p, re2_options(case_sensitive=False)) for p in prefilters]
+        self._exact = [regex.compile(anchor(p), regex.IGNORECASE) for p in looking]
 
     def search(self, ua: str) -> bool:
         if self._plain.matches(ua):
             return True
-        return any(self._exact[i].search(ua) for i in self._prefilters.matches(ua))
+        for i in self._prefilters.matches(ua):
+            # No match of the exact pattern starts before its prefilter's first one: start there
+            # (lookbehinds still see the characters before it).
+            start = self._prefilter_at[i].search(ua).start()
+            if self._exact[i].search(ua, start):
+                return True
+        return False
+
+
+def matomo_bots() -> BotList:
+    """Matomo device-detector's bot list, as the `device-detector` package ships it."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
+    entries = yaml.load(_bots_file().read_text(encoding="utf-8"), Loader=loader)
+    return BotList([a for entry in entries for a in split_alternatives(entry["regex"])], _anchored)
+
+
+def isbot_patterns(left_out: frozenset[str] = frozenset()) -> BotList:
+    """omrilotan/isbot's patterns, as the `is-bot` package (its Python port) ships them: names and
+    generic signs (a URL, an e-mail address) that catch bots no other list names."""
+    return BotList(sorted(p for p in default_patterns if p not in left_out))

@@ -19,8 +19,8 @@ import re2
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import parse_os, parse_user_agent
 
-from clicktrail.clicks.crawler_lists import MatomoBots, PatternSet, re2_options
-from clicktrail.clicks.fetchers import IN_APP_BROWSERS, MAIL_PROXIES, NOT_CRAWLERS, PREVIEW_FETCHERS, Rule
+from clicktrail.clicks.crawler_lists import PatternSet, isbot_patterns, matomo_bots, re2_options
+from clicktrail.clicks.fetchers import IN_APP_BROWSERS, MAIL_PROXIES, NOT_CRAWLERS, NOT_ISBOT, PREVIEW_FETCHERS, Rule
 
 MAX_USER_AGENT = 512  # API.md: classified on its first 512 characters
 
@@ -50,12 +50,14 @@ _IN_APP = _RuleSet(IN_APP_BROWSERS)
 _CRAWLERS = PatternSet(
     [e["pattern"] for e in CRAWLER_USER_AGENTS_DATA if e["pattern"] not in NOT_CRAWLERS], case_sensitive=True
 )
-_MATOMO_BOTS = MatomoBots.load()
-# What both lists leave out but no browser sends: HTTP libraries, scanners, self-declared robots.
+_MATOMO_BOTS = matomo_bots()
+_ISBOT = isbot_patterns(left_out=NOT_ISBOT)
+# What both lists leave out but no browser sends: HTTP libraries, scanners, a robot's URL. (The
+# words bot, spider, crawler, monitor are Matomo's catch-all, which spares phones named so.)
 _AUTOMATION = re2.compile(
-    r"spider|crawl|slurp|scrap|curl/|wget/|python-|go-http-client|okhttp|java/|libwww-perl|httpclient|"
-    r"axios/|node-fetch|headlesschrome|phantomjs|uptime|pingdom|monitor|check_http|zgrab|nmap|masscan|"
-    r"nuclei|httpx|aiohttp|postmanruntime|insomnia|\(\+?https?:|; \+?https?://|bot\b|"
+    r"slurp|curl/|wget/|python-|go-http-client|okhttp|^java/|libwww-perl|httpclient|axios/|node-fetch|"
+    r"headlesschrome|phantomjs|pingdom|check_http|zgrab|nmap|masscan|nuclei|httpx|aiohttp|postmanruntime|"
+    r"insomnia|\(\+?https?:|; \+?https?://|"
     r"^(?:bun|dart|deno|hackney|http\.rb|undici|cursor)\b|powershell/|cypress/|-http-client/",
     re2_options(case_sensitive=False),
 )
@@ -72,7 +74,7 @@ def _is_automated(ua: str) -> bool:
     if "fbcr/" in lower or "cubot" in lower:
         ua = _NOT_BOT.sub("", ua)  # a carrier or phone named *bot* is not a robot
     # Cheapest first: most bots are caught before Matomo's few lookaround patterns run.
-    return bool(_CRAWLERS.matches(ua) or _AUTOMATION.search(ua) or _MATOMO_BOTS.search(ua))
+    return bool(_CRAWLERS.matches(ua) or _AUTOMATION.search(ua) or _MATOMO_BOTS.search(ua) or _ISBOT.search(ua))
 
 
 @lru_cache(maxsize=8192)

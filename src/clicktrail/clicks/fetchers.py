@@ -103,9 +103,53 @@ IN_APP_BROWSERS: list[Rule] = [
     Rule(r"naver\(inapp", "other", "isbot browsers.yml (Naver)"),
 ]
 
-# Entries of the crawler list that people's own apps also match: left out of the bot pattern.
+# Entries of the crawler list that people's own browsers and phones also match: left out of the
+# bot pattern. Found by running the list over the 30,000 browsers of Matomo device-detector's
+# device fixtures (Tests/fixtures/smartphone-*.yml, tablet-*.yml, ...). Matomo's own bot list still
+# catches the crawlers these were meant for, with patterns that spare the phones.
+MM_DEVICES = "matomo-org/device-detector Tests/fixtures/smartphone-*.yml"
 NOT_CRAWLERS: dict[str, str] = {
+    "AP3A\\.240617\\.008": "an Android 15 build id that dozens of real phones send (" + MM_DEVICES + ")",
+    "Sogou": "matches the Sogou Mobile Browser (SogouMSE); Sogou's spiders say 'Spider' (" + MM_DEVICES + ")",
+    "Butterfly": "matches HTC Butterfly phones (" + MM_DEVICES + ")",
+    "Fever": "matches Fever_Plus phones (" + MM_DEVICES + ")",
+    "Expanse": "matches the Expanse phone (" + MM_DEVICES + ")",
+    "008\\/": "matches model numbers such as DESAY TS1008/1.0 (" + MM_DEVICES + ")",
+    "Fluid": "a site-specific browser, a person (" + MM_DEVICES + "; omrilotan/isbot browsers.yml)",
     "MetaIAB Facebook": "the Facebook app's in-app browser since 2025 (shalanah/inapp-spy issue #57)",
     "Sonic": "matches Slack's Windows Store app (omrilotan/isbot fixtures/browsers.yml, Electron Application)",
     "Viber": "matches Viber's in-app browser and desktop app; the bare fetcher is a preview rule above",
 }
+
+# isbot's patterns (the `is-bot` package) that match real browsers among Matomo device-detector's
+# 30,000 device fixtures (MM_DEVICES): its structural guesses (a bare name/version, 50 characters
+# without a space) and words that phones and browsers contain (Sogou, news, radar, server, ...).
+# Left out; the rest of isbot's list catches bots no other list names.
+NOT_ISBOT: frozenset[str] = frozenset({
+    '(?:^|[^g])news(?!sapphire)',
+    '(?<! channel/|google/)google(?!(?:wv|app|/google| pixel))',
+    '(?<! cu)bots?(?:\\b|_)',
+    '(?<!lib)http',
+    ';\\s\\w+;$',
+    '\\(\\)',
+    '\\.com\\b',
+    '\\b\\w+\\.ai',
+    '\\|',
+    '^[\\w \\.\\-\\(?:\\):%]+(?:/v?\\d+(?:\\.\\d+)?(?:\\.\\d{1,10})*?)?(?:,|$)',
+    '^[^ ]{50,}$',
+    '^\\d+\\b',
+    'browsex',
+    'capture',
+    'chromeframe',
+    'discovery',
+    'download',
+    'firephp',
+    'java(?!;)',
+    'offbyone',
+    'proxy',
+    'radar',
+    'server',
+    'sogou',
+    'spider',
+    'virtuoso',
+})
