@@ -121,11 +121,13 @@ NOT_CRAWLERS: dict[str, str] = {
     "Viber": "matches Viber's in-app browser and desktop app; the bare fetcher is a preview rule above",
 }
 
-# isbot's patterns (the `is-bot` package) that match real browsers among Matomo device-detector's
-# 30,000 device fixtures (MM_DEVICES): its structural guesses (a bare name/version, 50 characters
+# isbot's patterns (the `is-bot` package) that match real browsers and in-app browsers among
+# Matomo device-detector's 30,000 device fixtures (MM_DEVICES): its structural guesses (a bare name/version, 50 characters
 # without a space) and words that phones and browsers contain (Sogou, news, radar, server, ...).
 # Left out; the rest of isbot's list catches bots no other list names.
 NOT_ISBOT: frozenset[str] = frozenset({
+    '24x7',  # inside an Instagram in-app string (Matomo's fixtures)
+    'tools',  # WeChat's in-app browser says Process/tools (Matomo's fixtures)
     '(?:^|[^g])news(?!sapphire)',
     '(?<! channel/|google/)google(?!(?:wv|app|/google| pixel))',
     '(?<! cu)bots?(?:\\b|_)',
