@@ -126,6 +126,9 @@ NOT_CRAWLERS: dict[str, str] = {
 # without a space) and words that phones and browsers contain (Sogou, news, radar, server, ...).
 # Left out; the rest of isbot's list catches bots no other list names.
 NOT_ISBOT: frozenset[str] = frozenset({
+    'manager',  # LG webOS TVs' WebAppManager, apps' FreeWheelAdManager (uap-core tests)
+    'agent\\b',  # Nokia 6300's 'USER AGENT' (uap-core tests/test_device.yaml)
+    '@[a-z][\\w-]+\\.',  # Android builds named @ROM, @TAB (uap-core tests/test_device.yaml)
     '24x7',  # inside an Instagram in-app string (Matomo's fixtures)
     'tools',  # WeChat's in-app browser says Process/tools (Matomo's fixtures)
     '(?:^|[^g])news(?!sapphire)',
