@@ -1,7 +1,7 @@
 """clicks.ad_click_ids: the ad platforms' click ids (fbclid, gclid, ...) from the short URL's query
 
 Revision ID: 4c1d7e9a2b60
-Revises: a11ce0de0011
+Revises: b7c3d9e1f012
 Create Date: 2026-12-04 02:00:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '4c1d7e9a2b60'
-down_revision: str | None = 'a11ce0de0011'
+down_revision: str | None = 'b7c3d9e1f012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
