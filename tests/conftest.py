@@ -204,5 +204,5 @@ def click_row(**values) -> tuple:
     """A clicks row in the recorder's column order (what its batches hold), for
     `app.state.recorder.write`: clicks written the way real ones are, roll-ups included."""
     defaults = {"app": None, "device": "mobile", "os": None, "browser": None, "referrer_host": None,
-                "country": None, "user_agent": None, "is_qr": False}
+                "country": None, "user_agent": None, "is_qr": False, "ad_click_ids": None}
     return tuple({**defaults, **values}[c] for c in recorder.COLUMNS)

@@ -441,6 +441,27 @@ async def test_campaign_page_marks_estimated_unique_visitors(app, web: httpx.Asy
     assert abs(int(shown.rsplit(">", 1)[1].replace(",", "")) - 1000) <= 30
 
 
+async def test_campaign_and_link_pages_show_people_by_country_with_flags_and_bars(app, web: httpx.AsyncClient) -> None:
+    cid = await _campaign(web)
+    async with app.state.sessionmaker() as session:
+        link_id = (await session.scalars(select(Link.id).where(Link.campaign_id == cid))).first()
+    now = utcnow()
+    taps = [("DE", "click")] * 3 + [("JP", "click")] + [(None, "click")] + [("US", "preview")] * 5
+    await app.state.recorder.write([
+        click_row(click_id=f"geo{i:05d}", link_id=link_id, campaign_id=cid, kind=kind, channel="whatsapp",
+                  country=country, visitor_hash=f"{i:032x}", occurred_at=now - timedelta(hours=1))
+        for i, (country, kind) in enumerate(taps)
+    ])
+    for page in (f"/campaigns/{cid}", f"/links/{link_id}"):
+        html = (await web.get(page)).text
+        table = html[html.index('id="countries"'):]
+        table = table[:table.index("</section>")]
+        rows = re.findall(r'<tr><th scope="row">(.*?)</th>.*?<rect width="([\d.]+)".*?<td class="num">(\d+)</td>\s*<td class="num">(\d+)%', table, re.S)
+        assert [(re.sub(r"<[^>]+>", "", label).strip(), float(width), int(n), int(share)) for label, width, n, share in rows] == [
+            ("\U0001F1E9\U0001F1EA DE", 100.0, 3, 60), ("\U0001F1EF\U0001F1F5 JP", 33.3, 1, 20), ("Unknown", 33.3, 1, 20),
+        ], page  # people only: the five previews from the US are not taps
+
+
 # --- settings ----------------------------------------------------------------------------------
 
 async def test_api_keys_create_show_once_revoke(app, web: httpx.AsyncClient) -> None:

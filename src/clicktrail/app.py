@@ -18,6 +18,7 @@ from clicktrail.loopmonitor import LoopMonitor
 from clicktrail.openapi import install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
+from clicktrail.clicks.country import CountryLookup
 from clicktrail.clicks.recorder import Recorder
 from clicktrail.clicks.router import router as clicks_router
 from clicktrail.clicks.visitors import VisitorHasher
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_dir / "spool",
             interval=settings.recorder_flush_interval,
             max_buffer=settings.recorder_max_buffer,
+            countries=CountryLookup(settings.geoip_db),
         )
         app.state.link_cache, app.state.recorder = cache, recorder
         app.state.visitors = VisitorHasher(settings.resolved_secret_key)

@@ -72,6 +72,13 @@ def _ensure_first_admin(settings: Settings, base_url: str) -> None:
     )
 
 
+def proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options for reverse proxies (its ProxyHeadersMiddleware, in every worker): the
+    client address and scheme come from X-Forwarded-For/-Proto only when the peer is one of
+    CLICKTRAIL_FORWARDED_ALLOW_IPS (IPs or CIDRs)."""
+    return {"forwarded_allow_ips": settings.forwarded_allow_ips}  # proxy_headers: on (uvicorn_options)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -87,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         **uvicorn_options(settings.log_level),
+        **proxy_options(settings),
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -30,6 +31,12 @@ class Settings(BaseSettings):
     click_id_param: str = Field("ct_id", description="Query parameter that carries the click id.")
     link_cache_ttl: float = Field(5.0, description="Seconds a looked-up link is served from memory.")
     country_header: str | None = Field(None, description="Trusted header with the visitor's country.")
+    geoip_db: Path | None = Field(
+        None, description="MaxMind GeoLite2 / DB-IP .mmdb file for countries (reread when it changes)."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1", description="Comma-separated IPs/CIDRs of proxies whose X-Forwarded-For/-Proto are believed."
+    )
     recorder_flush_interval: float = Field(0.25, description="Seconds between click batch writes.")
     recorder_max_buffer: int = Field(200_000, description="Clicks held in memory before spilling.")
     attribution_window_days: int = Field(30, description="Clicks older than this earn no order.")
@@ -48,6 +55,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item and item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"CLICKTRAIL_FORWARDED_ALLOW_IPS: {item!r} is not an IP address or CIDR") from None
+        return ",".join(part.strip() for part in value.split(",") if part.strip())
 
     @field_validator("base_url")
     @classmethod

@@ -5,7 +5,7 @@ from typing import Literal, get_args
 Channel = Literal[
     "whatsapp", "messenger", "facebook", "instagram", "wechat", "telegram", "line", "viber",
     "signal", "snapchat", "tiktok", "imessage", "sms", "email", "slack", "discord", "twitter",
-    "linkedin", "pinterest", "qr", "other",
+    "linkedin", "pinterest", "kakaotalk", "threads", "google", "teams", "qr", "other",
 ]
 CHANNELS: tuple[str, ...] = get_args(Channel)
 

@@ -16,7 +16,8 @@ Each entry: (user_agent, kind, app, source)
   app:  one of the Clicktrail vocabulary
         (whatsapp messenger facebook instagram wechat telegram line viber signal
          snapchat tiktok imessage sms email slack discord twitter linkedin
-         pinterest qr other) or None when no app can be inferred.
+         pinterest kakaotalk threads google teams qr other) or None when no app
+         can be inferred.
 
 Labelling decisions (read these before changing labels)
 ------------------------------------------------------
@@ -48,9 +49,13 @@ Labelling decisions (read these before changing labels)
   the absence of "IABMV/1", which the Facebook (and Instagram) app appends.  That
   heuristic is encoded in the labels below and is marked "tricky".
 * Instagram UAs do NOT contain FBAN/FB_IAB; they contain "Instagram <ver>" and
-  (newer) "IABMV/1".  Threads sends "Barcelona <ver>"; Threads is not in the
-  vocabulary, so it is labelled "other".
-* KakaoTalk, Naver, Skype/Teams, VK are not in the vocabulary -> app="other".
+  (newer) "IABMV/1".  Threads sends "Barcelona <ver>" -> app="threads".
+* KakaoTalk -> "kakaotalk"; Skype/Teams/Outlook previews -> "teams"; the Google
+  app, Google Messages and Gmail's fetchers -> "google".  Naver, VK are not in
+  the vocabulary -> app="other".
+* A platform's preview fetcher is a preview; its AI, catalogue and ads crawlers
+  (meta-externalagent, facebookcatalog, Facebot, SnapchatAds, Linespider...) are
+  bots.  src/clicktrail/clicks/fetchers.py cites the source of each rule.
 * Telegram: iOS in-app browser has NO token (plain Safari UA; only
   window.TelegramWebviewProxy in JS).  Android: older versions had no token
   (window.TelegramWebview only); newer ones append
@@ -128,6 +133,7 @@ INAPP_SPY_TABLET = "https://github.com/shalanah/inapp-spy/blob/bc717f57427a87a9e
 ISBOT_BROWSERS = "https://github.com/omrilotan/isbot/blob/077cd1585293a4e0d352e0102122d8e1dd6fd7da/fixtures/browsers.yml"
 CUA = "https://github.com/monperrus/crawler-user-agents/blob/002bd9c39037403fd4d6a93cdb3fe79521b8cb46/crawler-user-agents.json"
 CUA_NEW = "https://github.com/monperrus/crawler-user-agents/blob/75cc57b78322eb8781662091ecdfc9fda9cf69b6/crawler-user-agents.json"
+CUA_PYPI = "PyPI crawler-user-agents 1.67.0 (monperrus/crawler-user-agents), crawler-user-agents.json"
 
 Entry = Tuple[str, str, Optional[str], str]
 
@@ -197,7 +203,7 @@ USER_AGENTS: List[Entry] = [
     ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240905.003; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0.6723.58 Mobile Safari/537.36 Instagram 355.1.0.44.103 Android (34/14; 420dpi; 1080x2205; Google/google; Pixel 8; shiba; shiba; en_US; 658190016)",
      "click", "instagram", INAPP_SPY),
     ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240905.003; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0.6723.58 Mobile Safari/537.36 Barcelona 355.0.0.39.109 Android (34/14; 420dpi; 1080x2205; Google/google; Pixel 8; shiba; shiba; en_US; 657318936)",
-     "click", "other", INAPP_SPY),  # Threads ("Barcelona"), not in vocabulary
+     "click", "threads", INAPP_SPY),  # Threads sends "Barcelona" (its code name)
 
     # ======================= CLICKS: WhatsApp in-app browser ================
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 26_0_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0.1 Mobile/15E148 Safari/604.1 [WAiOS/2.25.31]",
@@ -280,13 +286,13 @@ USER_AGENTS: List[Entry] = [
     ("Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) discord/0.0.306 Chrome/78.0.3904.130 Electron/7.1.11 Safari/537.36",
      "click", "discord", ISBOT_BROWSERS),
 
-    # ======================= CLICKS: KakaoTalk / Naver (-> other) ===========
+    # ======================= CLICKS: KakaoTalk, Naver (-> other) ============
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 13_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 KAKAOTALK 8.6.3",
-     "click", "other", MM_APPS),
+     "click", "kakaotalk", MM_APPS),
     ("Mozilla/5.0 (Linux; Android 12; SM-G988N Build/SP1A.210812.016; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.79 Mobile Safari/537.36;KAKAOTALK 2409760",
-     "click", "other", "https://github.com/faisalman/ua-parser-js/pull/573"),
+     "click", "kakaotalk", "https://github.com/faisalman/ua-parser-js/pull/573"),
     ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/131.0.0.0 Mobile Safari/537.36 KAKAOTALK/11.3.1 (INAPP)",
-     "click", "other", "https://github.com/ua-parser/uap-core/pull/605"),
+     "click", "kakaotalk", "https://github.com/ua-parser/uap-core/pull/605"),
     ("Mozilla/5.0 (Linux; Android 8.0.0; SM-N950N Build/R16NW; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/79.0.3945.88 Mobile Safari/537.36 NAVER(inapp; search; 1000; 11.8.4; 11)",
      "click", "other", ISBOT_BROWSERS),
 
@@ -333,7 +339,7 @@ USER_AGENTS: List[Entry] = [
     # Meta (Facebook, Messenger, Instagram share previews)
     ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "preview", "facebook", UAP),
     ("facebookexternalhit/1.1", "preview", "facebook", CUA),
-    ("Facebot/1.0", "preview", "facebook", CUA),
+    ("Facebot/1.0", "bot", None, CUA),  # Facebook's ads crawler (2014 announcement), not the share card
     # Telegram
     ("TelegramBot (like TwitterBot)", "preview", "telegram", CUA),
     # Slack
@@ -341,6 +347,9 @@ USER_AGENTS: List[Entry] = [
     ("Slack-ImgProxy 149 (+https://api.slack.com/robots)", "preview", "slack", CUA),
     # Discord
     ("Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", "preview", "discord", CUA),
+    # tricky: Discord's media proxy, the preview's second fetch, sends a 2015 Firefox on purpose.
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.10; rv:38.0) Gecko/20100101 Firefox/38.0", "preview", "discord",
+     "https://github.com/discord/discord-api-docs/issues/1600"),
     # Twitter / X
     ("Twitterbot/1.0", "preview", "twitter", UAP),
     # LinkedIn
@@ -356,10 +365,10 @@ USER_AGENTS: List[Entry] = [
     # LINE (pattern added to crawler-user-agents in PR #306; verbatim string seen in
     # the GitHub code index, incl. a public access-log dump row from 147.92.179.118)
     ("facebookexternalhit/1.1;line-poker/1.0", "preview", "line", "https://github.com/monperrus/crawler-user-agents/pull/306"),
-    # KakaoTalk scraper (app not in vocabulary -> other)
-    ("facebookexternalhit/1.1;kakaotalk-scrap/1.0;", "preview", "other", "https://github.com/WhichBrowser/Parser-PHP/issues/265"),
+    # KakaoTalk scraper
+    ("facebookexternalhit/1.1;kakaotalk-scrap/1.0;", "preview", "kakaotalk", "https://github.com/WhichBrowser/Parser-PHP/issues/265"),
     # Skype / Microsoft Teams
-    ("Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5", "preview", "other", CUA),
+    ("Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5", "preview", "teams", CUA),
     # VK
     ("Mozilla/5.0 (compatible; vkShare; +http://vk.com/dev/Share)", "preview", "other", CUA),
     # Yahoo Mail link preview
@@ -390,7 +399,78 @@ USER_AGENTS: List[Entry] = [
     # tricky: bot carrying an in-app token ("Twitter for iPhone") -> bot wins.
     ("Mozilla/5.0 (iPhone; CPU iPhone OS 7_0 like Mac OS X) AppleWebKit/537.51.1 (KHTML, like Gecko) Mobile/11A465 Twitter for iPhone BrandVerity/1.0 (http://www.brandverity.com/why-is-brandverity-visiting-me)", "bot", None, CUA),
     # Gmail image proxy (email open pixel / image fetch, not a person, not a link preview)
-    ("Firefox/11.0 (via ggpht.com GoogleImageProxy)", "bot", "email", UAP),
+    ("Firefox/11.0 (via ggpht.com GoogleImageProxy)", "bot", "google", UAP),  # Gmail's image proxy
+    # ======================= 0.2: the researched preview table and its platforms' bots ====
+    ("mozilla/5.0 (windows nt 10.0; win64; x64) applewebkit/537.36 (khtml, like gecko) chrome/123.0.0.0 safari/537.36 googlemessages/15.1",
+     "preview", "google", "https://github.com/omrilotan/isbot/blob/344052da664bde49579e21f1e62349280791efb3/fixtures/crawlers.yml (Google)"),
+    ("ViberUrlDownloader",
+     "preview", "viber", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/bots.yml (Viber Url Downloader)"),
+    ("MicrosoftPreview/2.0; +https://aka.ms/MicrosoftPreview",
+     "preview", "teams", CUA_PYPI + " pattern 'MicrosoftPreview\\\\/'"),
+    ("meta-externalagent/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+     "bot", None, CUA_PYPI + " pattern 'meta-externalagent\\\\/'"),
+    ("facebookcatalog/1.0",
+     "bot", None, CUA_PYPI + " pattern 'facebookcatalog\\\\/'"),
+    ("meta-externalfetcher/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+     "bot", None, CUA_PYPI + " pattern 'meta-externalfetcher\\\\/'"),
+    ("Mozilla/5.0 (compatible; SnapchatAds/1.0; +https://businesshelp.snapchat.com/s/article/adsbot-crawler)",
+     "bot", None, CUA_PYPI + " pattern 'SnapchatAds\\\\/'"),
+    ("Mozilla/5.0 (compatible; Linespider/1.1; +https://lin.ee/4dwXkTH)",
+     "bot", None, CUA_PYPI + " pattern 'Linespider'"),
+    ("facebookexternalhit/1.1 (compatible; Blueno/1.0; +http://naver.me/scrap)",
+     "preview", "other", "https://github.com/faisalman/ua-parser-js/blob/18d39b53dd803710cb8e76856d18c1dcf7533d11/test/data/ua/extension/fetcher.json (Blueno)"),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app) Chrome/W.X.Y.Z Safari/537.36",
+     "preview", "other", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/bots.yml (Bluesky)"),
+    ("Mozilla/5.0 (compatible; Zoombot/1.0; +https://zoom.us; crawler@domain.com)",
+     "preview", "other", "https://github.com/faisalman/ua-parser-js/blob/18d39b53dd803710cb8e76856d18c1dcf7533d11/test/data/ua/extension/fetcher.json (Zoombot)"),
+    ("Mozilla/5.0 (iPad; CPU OS 16_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 TeamsMobile-iOS",
+     "click", "teams", "https://github.com/faisalman/ua-parser-js/blob/18d39b53dd803710cb8e76856d18c1dcf7533d11/test/data/ua/extension/inapp.json (Microsoft Teams on iPad)"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 11_3_1) AppleWebKit/537.36 (KHTML, like Gecko) Teams/1.8.00.3758 Chrome/126.0.6478.261 Electron/31.7.7 Safari/537.36",
+     "click", "teams", "https://github.com/faisalman/ua-parser-js/blob/18d39b53dd803710cb8e76856d18c1dcf7533d11/test/data/ua/extension/inapp.json (Microsoft Teams on Mac)"),
+    ("Mozilla/5.0 (Linux; U; Android 7.1.1; fr-fr; Chromebook 14 (CB3-431) Build/R66-10452.99.0) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Safari/534.30 GSA/8.7.11.21.x86 CrosArc/4808754 (edgar)",
+     "click", "google", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/desktop.yml (Google Search App)"),
+    ("Mozilla/5.0 (Linux; Android 8.0.0; SM-G930W8 Build/R16NW; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/102.0.5005.125 Mobile Safari/537.36 GoogleApp/13.22.15.26.arm64",
+     "click", "google", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/mobile_apps.yml (Google Search App)"),
+    ("Mozilla/5.0 (compatible; Meta-ExternalHit/1.1; +http://www.facebook.com/externalhit_uatext.php)",
+     "preview", "facebook", CUA_PYPI + " pattern 'Meta-ExternalHit\\\\/'"),
+    ("Slackbot 1.0 (+https://api.slack.com/robots)",
+     "bot", None, CUA_PYPI + " pattern 'Slackbot'"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/56.0.2924.87 Safari/537.36 Google-PageRenderer Google (+https://developers.google.com/+/web/snippet/)",
+     "preview", "google", CUA_PYPI + " pattern 'developers\\\\.google\\\\.com\\\\/\\\\+\\\\/web\\\\/snippet'"),
+    ("Mozilla/5.0 (compatible; SnapURLPreview/1.0; +https://www.snapchat.com)",
+     "preview", "snapchat", CUA_PYPI + " pattern 'SnapURLPreview\\\\/'"),
+    ("Mozilla/5.0 (iPhone; CPU; iPhone OS 15_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 BizWebView KAKAOTALK 9.7.6",
+     "click", "kakaotalk", "https://github.com/faisalman/ua-parser-js/blob/18d39b53dd803710cb8e76856d18c1dcf7533d11/test/data/ua/browser/browser-all.json (KakaoTalk App iOS)"),
+    ("meta-externalads/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+     "bot", None, CUA_PYPI + " pattern 'meta-externalads\\\\/'"),
+    ("meta-webindexer/1.1 (+https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+     "bot", None, CUA_PYPI + " pattern 'meta-webindexer'"),
+    ("Mozilla/5.0 (compatible; FacebookBot/1.0; +https://developers.facebook.com/docs/sharing/webmasters/facebookbot/)",
+     "bot", None, CUA_PYPI + " pattern 'FacebookBot'"),
+    ("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; +https://openai.com/bot",
+     "bot", None, CUA_PYPI + " pattern 'ChatGPT-User'"),
+    ("Mozilla/5.0 (Linux; Android 16; Pixel 10 Pro XL Build/CP1A.260305.018; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/146.0.7680.174 Mobile Safari/537.36 MetaIAB Facebook",
+     "click", "facebook", CUA_PYPI + " pattern 'MetaIAB Facebook'"),
+    ("YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
+     "bot", "email", CUA_PYPI + " pattern 'YahooMailProxy'"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_1) AppleWebKit/600.2.5 (KHTML, like Gecko) Version/8.0.2 Safari/600.2.5 (Applebot/0.1)",
+     "bot", None, CUA_PYPI + " pattern 'Applebot'"),
+    # tricky: in-app browsers that words of the bot lists would catch ("tools", "24x7", a build id)
+    ("Mozilla/5.0 (Linux; Android 12; LGE-AN10 Build/HONORLGE-AN10; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/86.0.4240.99 XWEB/3211 MMWEBSDK/20220303 Mobile Safari/537.36 MMWEBID/7223 MicroMessenger/8.0.21.2120(0x2800153B) Process/toolsmp WeChat/arm64 Weixin NetType/5G Language/zh_CN ABI/arm64",
+     "click", "wechat", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/smartphone-29.yml"),
+    ("Mozilla/5.0 (Linux; U; Android 4.2.1; ru-ru; ZT-97003G Build/JOP40D[20131216.194236]) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Safari/534.30 Instagram 54.0.0.14.82 Android (17/4.2.1; 160dpi; 1024x720; ULMART/ZIFRO; ZT-97003G; ZT-97003G; mt8389; ru_RU; 117539687)",
+     "click", "instagram", "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/tablet-6.yml"),
+    # tricky: phones and browsers that entries of the crawler lists catch (left out in fetchers.py)
+    ('Mozilla/5.0 (Linux; Android 15; CPH2655 Build/AP3A.240617.008) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.6045.163 Mobile Safari/537.36',
+     "click", None, "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/smartphone-41.yml"),
+    ('Mozilla/5.0 (Linux; Android 7.0; M bot 54) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.96 Mobile Safari/537.36',
+     "click", None, "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/smartphone-33.yml"),
+    ('Mozilla/5.0 (Linux; Android 4.2.2; HTC Butterfly Build/JDQ39) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/31.0.1650.59 Mobile Safari/537.36',
+     "click", None, "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/smartphone-5.yml"),
+    ('Mozilla/5.0 (Linux; Android 13; Spider 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+     "click", None, "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/tablet-11.yml"),
+    ('Mozilla/5.0 (Linux; U; Android 5.0.2; zh-cn; Redmi Note 2 Build/LRX22G) AppleWebKit/534.30 (KHTML, like Gecko) Version/4.0 Mobile Safari/534.30 SogouMSE,SogouMobileBrowser/3.8.5',
+     "click", None, "https://github.com/matomo-org/device-detector/blob/3856a28692d45317d3f15f6f81ca31a06067182a/Tests/fixtures/phablet.yml"),
 ]
 
 # NOT FOUND (no verbatim, sourced string located within the time box):

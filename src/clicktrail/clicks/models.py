@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
@@ -34,6 +34,8 @@ class Click(Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     is_qr: Mapped[bool] = mapped_column(Boolean, default=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # fbclid, gclid, ... from the short URL's query (clicks/ad_click_ids.py); null when none.
+    ad_click_ids: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class CustomerClick(Base):

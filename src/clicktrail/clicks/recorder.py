@@ -31,7 +31,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clicktrail.clicks.ad_click_ids import ad_click_ids
+from clicktrail.clicks.country import CountryLookup
 from clicktrail.clicks.detect import classify, parse_device
+from clicktrail.clicks.proxies import UntrustedProxyWatch
 from clicktrail.clicks.models import Click
 from clicktrail.links.models import Link
 from clicktrail.reports import rollups
@@ -40,17 +43,22 @@ log = logging.getLogger("clicktrail.recorder")
 
 COLUMNS = (
     "click_id", "link_id", "campaign_id", "kind", "channel", "app", "device", "os", "browser",
-    "referrer_host", "country", "visitor_hash", "user_agent", "is_qr", "occurred_at",
+    "referrer_host", "country", "visitor_hash", "user_agent", "is_qr", "occurred_at", "ad_click_ids",
 )
 
 
-_CLICK_ID, _LINK_ID, _KIND, _OCCURRED_AT = (COLUMNS.index(c) for c in ("click_id", "link_id", "kind", "occurred_at"))
+_CLICK_ID, _LINK_ID, _KIND, _OCCURRED_AT, _AD_CLICK_IDS = (
+    COLUMNS.index(c) for c in ("click_id", "link_id", "kind", "occurred_at", "ad_click_ids")
+)
 _ROLLUP_FACTS = [COLUMNS.index(c) for c in ("campaign_id", "link_id", "channel", "app", "kind", "visitor_hash", "occurred_at")]
 Row = tuple  # one clicks row, in COLUMNS order (what COPY takes)
 
 
 class Hit(NamedTuple):
-    """What the redirect knows at the moment of the tap; everything else is worked out later."""
+    """What the redirect knows at the moment of the tap; everything else is worked out later.
+
+    `ip` lives only here, in memory, until the batch is enriched: no row, spool line or log
+    carries it (the visitor hash was computed from it on the request)."""
 
     click_id: str
     link_id: int
@@ -65,6 +73,8 @@ class Hit(NamedTuple):
     occurred_at: float  # unix seconds
     kind: str | None = None  # classified already (links with a click limit), else here
     app: str | None = None
+    ip: str | None = None  # the client's (after trusted proxies): for the country, then dropped
+    query: bytes = b""  # the short URL's raw query string: ad click ids are read from it here
 
 
 @dataclass
@@ -87,7 +97,10 @@ def _referrer_host(referrer: str | None) -> str | None:
         return None
 
 
-def to_row(hit: Hit) -> Row:
+_NO_COUNTRIES = CountryLookup()  # the embedded table only: for rows built outside a recorder
+
+
+def to_row(hit: Hit, countries: CountryLookup = _NO_COUNTRIES) -> Row:
     kind, app = (hit.kind, hit.app) if hit.kind is not None else classify(hit.user_agent)
     if hit.is_head:
         kind = "bot"  # a HEAD is a probe (link checkers, unfurl pre-flights), never a person
@@ -96,10 +109,11 @@ def to_row(hit: Hit) -> Row:
         hit.click_id, hit.link_id, hit.campaign_id, kind, hit.channel, app, device.device,
         device.os[:64] if device.os else None,
         device.browser[:64] if device.browser else None,
-        _referrer_host(hit.referrer), hit.country,
+        _referrer_host(hit.referrer), countries.country(hit.country, hit.ip),
         hit.visitor_hash if kind == "click" else None,
         hit.user_agent[:512] or None, hit.is_qr,
         datetime.fromtimestamp(hit.occurred_at, timezone.utc),
+        ad_click_ids(hit.query),
     )
 
 
@@ -109,13 +123,13 @@ SLICE_SECONDS = 0.002
 COPY_CHUNK = 500  # rows per COPY; the batch's COPYs share one transaction
 
 
-async def to_rows(hits: list[Hit]) -> tuple[list[Row], rollups.Tallies]:
+async def to_rows(hits: list[Hit], enrich: Callable[[Hit], Row] = to_row) -> tuple[list[Row], rollups.Tallies]:
     """Enrich a batch and tally its roll-up additions, in slices the event loop interleaves."""
     rows: list[Row] = []
     clock = time.perf_counter
     deadline = clock() + SLICE_SECONDS
     for hit in hits:
-        rows.append(to_row(hit))
+        rows.append(enrich(hit))
         if clock() >= deadline:
             await asyncio.sleep(0)
             deadline = clock() + SLICE_SECONDS
@@ -130,6 +144,12 @@ def _facts(rows: list[Row]) -> list[tuple]:
     return [tuple(r[i] for i in _ROLLUP_FACTS) for r in rows]
 
 
+def _for_copy(row: Row) -> Row:
+    # asyncpg's COPY takes json columns as text (SQLAlchemy's inserts encode the dict themselves).
+    ids = row[_AD_CLICK_IDS]
+    return row if ids is None else (*row[:_AD_CLICK_IDS], json.dumps(ids), *row[_AD_CLICK_IDS + 1:])
+
+
 class Recorder:
     def __init__(
         self,
@@ -139,6 +159,7 @@ class Recorder:
         interval: float = 0.25,
         max_buffer: int = 200_000,
         on_written: Callable[[Iterable[tuple[int, int]]], None] | None = None,
+        countries: CountryLookup | None = None,
     ) -> None:
         self._engine = engine
         self._spool_dir = spool_dir
@@ -153,6 +174,8 @@ class Recorder:
         self._spool_file = spool_dir / f"clicks-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self.stats = RecorderStats()
         self.database_ok = True
+        self.countries = countries or CountryLookup()
+        self._proxy_watch = UntrustedProxyWatch()
 
     # -- the request side: never awaits ------------------------------------------------------
     def record(self, hit: Hit) -> None:
@@ -160,7 +183,7 @@ class Recorder:
         if len(self._buffer) >= self._max_buffer:
             # The database has fallen far behind: keep memory bounded by moving hits to disk.
             batch, self._buffer = self._buffer, []
-            self._spool([to_row(h) for h in batch])
+            self._spool([self._to_row(h) for h in batch])
 
     @property
     def buffered(self) -> int:
@@ -178,6 +201,7 @@ class Recorder:
         if self._task is not None:
             await self._task
         await self.flush()  # drain: everything answered before shutdown is written or spooled
+        self.countries.close()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -196,13 +220,18 @@ class Recorder:
             except TimeoutError:
                 pass
 
+    # -- enriching: classification, device, country, ad click ids ---------------------------
+    def _to_row(self, hit: Hit) -> Row:
+        self._proxy_watch.saw(hit.ip)
+        return to_row(hit, self.countries)
+
     # -- writing -----------------------------------------------------------------------------
     async def flush(self) -> None:
         async with self._lock:
             if not self._buffer:
                 return
             batch, self._buffer = self._buffer, []
-            rows, tallies = await to_rows(batch)
+            rows, tallies = await to_rows(batch, self._to_row)
             try:
                 await self._write(rows, fast=True, tallies=tallies)
                 self.stats.written += len(rows)
@@ -240,7 +269,7 @@ class Recorder:
             # loop runs redirects between chunks.
             for start in range(0, len(rows), COPY_CHUNK):
                 await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                    "clicks", records=rows[start:start + COPY_CHUNK], columns=list(COLUMNS)
+                    "clicks", records=[_for_copy(r) for r in rows[start:start + COPY_CHUNK]], columns=list(COLUMNS)
                 )
             await self._count_clicks(conn, rows, tallies)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ClickOut(BaseModel):
@@ -21,7 +21,11 @@ class ClickOut(BaseModel):
     country: str | None
     qr: bool
     occurred_at: datetime
+    ad_click_ids: dict[str, str] = Field(
+        default_factory=dict, description="fbclid, gclid, gbraid, wbraid, ttclid, msclkid, ctwa_clid of the tap."
+    )
 
     @classmethod
     def of(cls, click) -> ClickOut:
-        return cls(**{f: getattr(click, f) for f in cls.model_fields if f != "qr"}, qr=click.is_qr)
+        fields = {f: getattr(click, f) for f in cls.model_fields if f not in ("qr", "ad_click_ids")}
+        return cls(**fields, qr=click.is_qr, ad_click_ids=click.ad_click_ids or {})

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clicktrail.params import Id, Moment
-from clicktrail.vocabulary import Channel
+from clicktrail.vocabulary import CHANNELS, Channel
 
 UtmValue = Field(default=None, min_length=1, max_length=255)
 
@@ -15,7 +15,7 @@ class CampaignCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     destination_url: str = Field(min_length=1, max_length=4096)
-    channels: list[Channel] = Field(default_factory=list, max_length=21)
+    channels: list[Channel] = Field(default_factory=list, max_length=len(CHANNELS))
     slug: str | None = Field(default=None, min_length=3, max_length=64)
     utm_medium: str | None = UtmValue
 

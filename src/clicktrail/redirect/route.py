@@ -142,14 +142,15 @@ class ShortLinks:
         if cookie and (start := cookie.find(_COOKIE_PREFIX)) != -1:
             visitor_cookie = cookie[start + len(_COOKIE_PREFIX):start + len(_COOKIE_PREFIX) + 32].decode("latin-1")
         client = scope.get("client")
-        visitor, new_visitor = state.visitors.visitor_id(visitor_cookie, client[0] if client else "", user_agent)
+        client_ip = client[0] if client else ""
+        visitor, new_visitor = state.visitors.visitor_id(visitor_cookie, client_ip, user_agent)
 
         click_id = new_click_id()
         recorder: Recorder = state.recorder
         recorder.record(Hit(
             click_id, link.id, link.campaign_id, link.channel, user_agent, referrer, visitor,
             country if country and country.isascii() and country.isalpha() else None,
-            is_qr, is_head, now, kind, app,
+            is_qr, is_head, now, kind, app, client_ip, query,
         ))
         headers = [
             (b"location", link.target.location(self._click_param, click_id, passed).encode("latin-1")),

@@ -22,7 +22,8 @@ CHANNEL_NAMES = {
     "wechat": "WeChat", "telegram": "Telegram", "line": "LINE", "viber": "Viber", "signal": "Signal",
     "snapchat": "Snapchat", "tiktok": "TikTok", "imessage": "iMessage", "sms": "SMS", "email": "Email",
     "slack": "Slack", "discord": "Discord", "twitter": "X (Twitter)", "linkedin": "LinkedIn",
-    "pinterest": "Pinterest", "qr": "QR code", "other": "Other",
+    "pinterest": "Pinterest", "kakaotalk": "KakaoTalk", "threads": "Threads", "google": "Google",
+    "teams": "Microsoft Teams", "qr": "QR code", "other": "Other",
 }
 
 

@@ -34,6 +34,7 @@ from clicktrail.reports.export import to_csv
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import CHANNELS
 from clicktrail.web import reporting, sources
+from clicktrail.web.countries import clicks_by_country
 from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
@@ -259,6 +260,7 @@ async def _campaign_page(request: Request, session: SessionDep, user: User, camp
     ctx = _ctx(request)
     all_links = (await links.links_of_campaigns(session, [campaign.id]))[campaign.id]
     numbers = await reporting.campaign_numbers(session, ctx, campaign.id, period)
+    extra.setdefault("countries", await clicks_by_country(session, campaign_id=campaign.id, period=period))
     days = period.local_days()
     range_query = f"from={days[0].isoformat()}&to={days[-1].isoformat()}"
     link_rows = [{"link": l, "out": ctx.out(l), "numbers": numbers.by_link.get(l.id, reporting.ZERO),
@@ -405,6 +407,7 @@ async def _link_page(request: Request, session: SessionDep, user: User, link: Li
     )).all())
     campaign = await session.get(Campaign, link.campaign_id) if link.campaign_id else None
     extra.setdefault("values", _link_values(link))
+    extra.setdefault("countries", await clicks_by_country(session, link_id=link.id))
     return render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
                   kinds=kinds, campaign=campaign, state=_state(link), **extra)
 
