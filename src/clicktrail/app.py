@@ -28,6 +28,8 @@ from clicktrail.conversions.router import ct_js
 from clicktrail.conversions.router import router as conversions_router
 from clicktrail.redirect.cache import LinkCache
 from clicktrail.reports.router import router as reports_router
+from clicktrail.outbound.router import router as outbound_router
+from clicktrail.outbound.sender import Sender
 from clicktrail.redirect.invalidation import Listener
 from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recorder.start()
         app.state.pending_orders = PendingOrders.for_app(app)
         app.state.pending_orders.start()
+        app.state.outbound_sender = Sender.for_app(app)  # sales out: delivers the outbox
+        app.state.outbound_sender.start()
         if listener is not None:
             listener.start()
         try:
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
+            await app.state.outbound_sender.stop()
             await app.state.pending_orders.stop()
             await recorder.stop()
             await engine.dispose()
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversions_public_router)
     app.add_api_route("/ct.js", ct_js, methods=["GET"], include_in_schema=False)
     app.include_router(reports_router)
+    app.include_router(outbound_router)
     return app
 
 

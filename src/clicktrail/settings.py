@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info")
     loop_monitor: bool = Field(False, description="Log the worst event-loop stall at shutdown (benchmarks).")
+    # --- sales out (outbound/): endpoints, the sender's pace, retries and circuit ---------------
+    outbound_allow_private: bool = Field(
+        False, description="Let webhooks reach http and private/loopback addresses (never link-local)."
+    )
+    ga4_collect_url: str = Field("https://www.google-analytics.com/mp/collect")
+    meta_graph_url: str = Field("https://graph.facebook.com/v21.0")
+    tiktok_events_url: str = Field("https://business-api.tiktok.com/open_api/v1.3/event/track/")
+    outbound_send_interval: float = Field(1.0, description="Seconds between looks for due deliveries.")
+    outbound_timeout: float = Field(10.0, description="Seconds a destination has to answer one try.")
+    outbound_retry_base: float = Field(10.0, description="Seconds before the second try; doubles each time.")
+    outbound_retry_max_delay: float = Field(6 * 3600.0, description="Longest wait between two tries.")
+    outbound_retry_window: float = Field(3 * 86400.0, description="Seconds after which a delivery gives up.")
+    outbound_circuit_failures: int = Field(10, description="Failures in a row that pause a destination.")
+    outbound_circuit_pause: float = Field(600.0, description="Seconds a paused destination rests.")
+    outbound_lease: float = Field(60.0, description="Seconds a claimed try is someone's before it is retried.")
 
     @field_validator("allowed_destination_hosts", mode="before")
     @classmethod

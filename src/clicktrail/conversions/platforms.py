@@ -68,6 +68,10 @@ class OrderData:
     customer_ref: str | None = None
     # The shop's own time of this state (Shopify updated_at, WooCommerce date_modified_gmt).
     source_updated_at: datetime | None = None
+    # For sales out (outbound/): the shop's customer id, and the cookies ct.js copied into the
+    # order's attributes (`ga`, `fbp`, `fbc`, `ttp`) plus the buyer's `user_agent`.
+    customer_id: str | None = None
+    signals: dict[str, str] = field(default_factory=dict)
 
 
 def _json(body: bytes) -> Any:
@@ -163,6 +167,21 @@ def _email(value: Any) -> str | None:
     return value if isinstance(value, str) and "@" in value else None
 
 
+# The attribute names ct.js writes (the cookies' own names) → OrderData.signals keys.
+SIGNAL_ATTRIBUTES = {"_ga": "ga", "_fbp": "fbp", "_fbc": "fbc", "_ttp": "ttp"}
+
+
+def _add_signals(data: OrderData, attributes: dict[str, Any], user_agent: Any = None, customer_id: Any = None) -> None:
+    for name, key in SIGNAL_ATTRIBUTES.items():
+        value = attributes.get(name)
+        if isinstance(value, str) and 0 < len(value.strip()) <= 500:
+            data.signals[key] = value.strip()
+    if isinstance(user_agent, str) and user_agent.strip():
+        data.signals["user_agent"] = user_agent.strip()[:512]
+    if isinstance(customer_id, (str, int)) and not isinstance(customer_id, bool) and str(customer_id) not in ("", "0"):
+        data.customer_id = str(customer_id)[:255]
+
+
 def _name_values(entries: Any, name_key: str, value_key: str) -> dict[str, Any]:
     """[{name, value}, ...] (Shopify note_attributes, WooCommerce meta_data) → a dict."""
     out: dict[str, Any] = {}
@@ -194,6 +213,7 @@ def generic(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
         landing_url=order.landing_url,
         customer_ref=order.customer_ref,
     )
+    _add_signals(data, order.attributes, order.user_agent, order.customer_id)
     if order.refunded_amount is not None:
         data.refunded_total = _minor(order.refunded_amount, currency, "refunded_amount")
     if order.status == "refunded":
@@ -290,6 +310,8 @@ def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
             _add_coupon(data, discount.get("code"))
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     data.customer_ref = _email(customer.get("email")) or _email(payload.get("email")) or _email(payload.get("contact_email"))
+    client = payload.get("client_details") if isinstance(payload.get("client_details"), dict) else {}
+    _add_signals(data, attributes, client.get("user_agent"), customer.get("id"))
     return data
 
 
@@ -347,6 +369,7 @@ def woocommerce(body: bytes, headers: dict[str, str], param: str) -> OrderData |
             _add_coupon(data, coupon.get("code"))
     billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
     data.customer_ref = _email(billing.get("email"))
+    _add_signals(data, meta, payload.get("customer_user_agent"), payload.get("customer_id"))
     return data
 
 
@@ -376,6 +399,7 @@ def _stripe_common(obj: dict[str, Any], data: OrderData, param: str) -> None:
         data.landing_url = landing
         _add_click_id(data, click_id_of_url(landing, param))
     _add_coupon(data, metadata.get("coupon_code"))
+    _add_signals(data, metadata, metadata.get("user_agent"), obj.get("customer"))
 
 
 def stripe(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ignored:

@@ -63,6 +63,11 @@ class GenericOrder(BaseModel):
     landing_url: str | None = Field(default=None, max_length=4096)
     customer_ref: NonBlank | None = Field(default=None, max_length=320)
     refunded_amount: Decimal | None = Field(default=None, description="Money given back so far, major units.")
+    # For sales out: the shop's customer id, the buyer's user agent, and ct.js's cookies
+    # (`_ga`, `_fbp`, `_fbc`, `_ttp`) as the shop read them.
+    customer_id: str | None = Field(default=None, max_length=255, coerce_numbers_to_str=True)
+    user_agent: str | None = Field(default=None, max_length=2048)
+    attributes: dict[str, str] = Field(default_factory=dict, max_length=50)
 
     @field_validator("currency")
     @classmethod

@@ -30,6 +30,7 @@ from clicktrail.db import utcnow
 from clicktrail.errors import Conflict, NotFound
 from clicktrail.links.codes import CodeCodec
 from clicktrail.money import format_minor
+from clicktrail.outbound import service as outbound  # sales out: events written with each change
 from clicktrail.settings import Settings
 
 _RANK = {"pending": 0, "paid": 1, "refunded": 2, "cancelled": 2}  # a base status never goes back
@@ -222,7 +223,9 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
     order_id = (await conn.execute(_INSERT_ORDER[conn.dialect.name], values)).scalar()
     if order_id is not None:
         await _add_refunds(session, order_id, data)
-        return Order(id=order_id, **values)
+        order = Order(id=order_id, **values)
+        await outbound.order_changed(session, order, None, data)
+        return order
     # Delivered before (or right now by a concurrent request, which has committed by now).
     order = await _locked(session, source.id, data.external_id)
     assert order is not None  # the conflicting row exists: rows are never deleted under us
@@ -270,6 +273,7 @@ async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, da
         return
     if data.source_updated_at and (order.source_updated_at is None or data.source_updated_at > order.source_updated_at):
         order.source_updated_at = data.source_updated_at
+    before = outbound.state_of(order)
     changed = False
     if data.amount_minor is not None and data.currency == order.currency and data.amount_minor != order.amount_minor:
         order.amount_minor, changed = data.amount_minor, True
@@ -307,6 +311,7 @@ async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, da
     if session.is_modified(order) or changed or new_signals:
         order.updated_at = utcnow()
     await session.flush()
+    await outbound.order_changed(session, order, before, data)
 
 
 async def retry_pending(session: AsyncSession, ctx: ConversionContext, limit: int = 500) -> int:
@@ -319,8 +324,9 @@ async def retry_pending(session: AsyncSession, ctx: ConversionContext, limit: in
         .limit(limit)
         .with_for_update(skip_locked=True)
     )).all()
-    now, done = utcnow(), 0
+    now, done, settled = utcnow(), 0, []
     for order in orders:
+        before = outbound.state_of(order)
         waiting = now - order.received_at < ctx.pending_timeout
         credit = await attribution.attribute(session, ctx.codec, _signals(order), ctx.window, waiting=waiting)
         if credit.state != "pending":
@@ -328,7 +334,10 @@ async def retry_pending(session: AsyncSession, ctx: ConversionContext, limit: in
                 setattr(order, key, value)
             order.updated_at = now
             done += 1
+            settled.append((order, before))
     await session.flush()
+    for order, before in settled:
+        await outbound.order_changed(session, order, before)
     return done
 
 

@@ -1,0 +1,107 @@
+"""HTTP for sales out: outbound webhooks (with their deliveries log, retry and secret rotation)
+and integrations (GA4, Meta, TikTok). API key required."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from clicktrail.auth.deps import require_api_key
+from clicktrail.db import SessionDep
+from clicktrail.outbound import service
+from clicktrail.outbound.schemas import (
+    DeliveryOut, IntegrationCreate, IntegrationOut, WebhookCreate, WebhookOut, WebhookWithSecret,
+)
+from clicktrail.outbound.sender import outbound_context
+from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
+from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+
+router = APIRouter(prefix="/api", tags=["sales out"], dependencies=[Depends(require_api_key)])
+WEBHOOK = ("webhook",)
+
+
+def _context(request: Request) -> OutboundContext:
+    return outbound_context(request.app)
+
+
+ContextDep = Annotated[OutboundContext, Depends(_context)]
+
+
+def _page(items: list, limit: int) -> dict:
+    return {"items": items, "next_cursor": encode_cursor(items[-1].id) if len(items) == limit else None}
+
+
+@router.post("/webhooks", status_code=201)
+async def create_webhook(data: WebhookCreate, session: SessionDep, ctx: ContextDep) -> WebhookWithSecret:
+    """The secret (`whsec_…`) is shown in this answer only."""
+    return await service.create_webhook(session, ctx, data.url, list(data.events))
+
+
+@router.get("/webhooks")
+async def list_webhooks(session: SessionDep, page: PageDep) -> Page[WebhookOut]:
+    hooks = await service.list_destinations(session, WEBHOOK, page.limit, int_cursor(page))
+    return Page(**_page([service.webhook_out(h) for h in hooks], page.limit))
+
+
+@router.get("/webhooks/{hook_id}")
+async def get_webhook(hook_id: int, session: SessionDep) -> WebhookOut:
+    return service.webhook_out(await service.get_destination(session, hook_id, WEBHOOK))
+
+
+@router.delete("/webhooks/{hook_id}", status_code=204)
+async def delete_webhook(hook_id: int, session: SessionDep) -> Response:
+    await service.delete_destination(session, hook_id, WEBHOOK)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{hook_id}/rotate-secret")
+async def rotate_webhook_secret(hook_id: int, session: SessionDep, ctx: ContextDep) -> WebhookWithSecret:
+    """A new secret, shown once; every try from now on (pending ones too) is signed with it."""
+    return await service.rotate_webhook_secret(session, ctx, hook_id)
+
+
+@router.get("/webhooks/{hook_id}/deliveries")
+async def webhook_deliveries(hook_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
+    await service.get_destination(session, hook_id, WEBHOOK)
+    return Page(**_page(await service.list_deliveries(session, hook_id, page.limit, int_cursor(page)), page.limit))
+
+
+@router.post("/webhooks/{hook_id}/deliveries/{delivery_id}/retry", status_code=202)
+async def retry_webhook_delivery(hook_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
+    await service.get_destination(session, hook_id, WEBHOOK)
+    return await service.retry_delivery(session, hook_id, delivery_id)
+
+
+@router.post("/integrations", status_code=201)
+async def create_integration(data: IntegrationCreate, session: SessionDep, ctx: ContextDep) -> IntegrationOut:
+    return await service.create_integration(session, ctx, data)
+
+
+@router.get("/integrations")
+async def list_integrations(session: SessionDep, page: PageDep) -> Page[IntegrationOut]:
+    found = await service.list_destinations(session, INTEGRATIONS, page.limit, int_cursor(page))
+    return Page(**_page([service.integration_out(d) for d in found], page.limit))
+
+
+@router.get("/integrations/{integration_id}")
+async def get_integration(integration_id: int, session: SessionDep) -> IntegrationOut:
+    return service.integration_out(await service.get_destination(session, integration_id, INTEGRATIONS))
+
+
+@router.delete("/integrations/{integration_id}", status_code=204)
+async def delete_integration(integration_id: int, session: SessionDep) -> Response:
+    await service.delete_destination(session, integration_id, INTEGRATIONS)
+    return Response(status_code=204)
+
+
+@router.get("/integrations/{integration_id}/deliveries")
+async def integration_deliveries(integration_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
+    await service.get_destination(session, integration_id, INTEGRATIONS)
+    return Page(**_page(await service.list_deliveries(session, integration_id, page.limit, int_cursor(page)), page.limit))
+
+
+@router.post("/integrations/{integration_id}/deliveries/{delivery_id}/retry", status_code=202)
+async def retry_integration_delivery(integration_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
+    await service.get_destination(session, integration_id, INTEGRATIONS)
+    return await service.retry_delivery(session, integration_id, delivery_id)
