@@ -766,7 +766,7 @@ NODE_HARNESS = r"""
 const script = require("fs").readFileSync(0, "utf8");
 const [search, cookie, shopify] = JSON.parse(process.argv[1]);
 const jar = {}; const writes = [];
-if (cookie) jar.ct_id = cookie;
+if (cookie) { if (typeof cookie === "string") jar.ct_id = cookie; else Object.assign(jar, cookie); }
 const document = {
   get cookie() { return Object.entries(jar).map(([k, v]) => `${k}=${v}`).join("; "); },
   set cookie(value) { writes.push(value); const [pair] = value.split(";"); const i = pair.indexOf("=");
@@ -814,6 +814,16 @@ async def test_ct_js_keeps_the_click_id_and_hands_it_to_a_shopify_cart(app, clie
     # On Shopify it goes into the cart attributes, which become the order's note_attributes.
     shop = await _run_ct_js(script, "?ct_id=0Abc123xyz", None, shopify=True)
     assert shop["calls"] == [["/cart/update.js", "POST", {"attributes": {"ct_id": "0Abc123xyz"}}]]
+
+
+async def test_ct_js_hands_the_ad_platforms_cookies_to_the_cart_too(client) -> None:
+    script = (await client.get("/ct.js")).text
+    cookies = {"ct_id": "0Abc123xyz", "_ga": "GA1.1.1180349341.1733270400", "_fbp": "fb.1.1733270400000.98765",
+               "_ttp": "2Tq3Xc9vLw0sT1uYk", "_other": "not-ours"}
+    shop = await _run_ct_js(script, "?page=2", cookies, shopify=True)
+    assert shop["calls"] == [["/cart/update.js", "POST", {"attributes": {
+        "ct_id": "0Abc123xyz", "_ga": "GA1.1.1180349341.1733270400", "_fbp": "fb.1.1733270400000.98765",
+        "_ttp": "2Tq3Xc9vLw0sT1uYk"}}]]
 
 
 def test_stripe_style_headers_accept_any_v1_and_ignore_other_schemes() -> None:
