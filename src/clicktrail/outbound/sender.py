@@ -257,7 +257,10 @@ class Sender:
         )
 
     async def _run(self) -> None:
+        busy = 0
         while True:
+            if busy < BATCH:  # a full batch means more is due: go on at once
+                await asyncio.sleep(self._interval)
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -265,8 +268,6 @@ class Sender:
             except Exception:  # the database may be away for a while: try again next time
                 log.exception("sending outbound deliveries failed")
                 busy = 0
-            if not busy:
-                await asyncio.sleep(self._interval)
 
 
 def outbound_context(app: FastAPI) -> OutboundContext:
