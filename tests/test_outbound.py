@@ -34,6 +34,7 @@ from clicktrail.outbound.ga4 import client_id_of_click
 from clicktrail.outbound.models import Delivery, Destination, OutboxEvent
 from clicktrail.outbound.sender import Policy, Sender
 from test_conversions import deliver, dumps, new_campaign, new_source
+from test_web import make_user, sign_in
 
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
       "Mobile/15E148 [FBAN/FBIOS;FBAV/468.0.0.45.107]")
@@ -352,6 +353,13 @@ async def test_a_failing_destination_is_paused_by_its_circuit_and_says_so(app, a
         await asyncio.sleep(0.05)
     assert len(receiver.requests) == tries
     assert {d["status"] for d in await deliveries(api, f"/api/webhooks/{hook['id']}")} == {"pending"}
+    # The web app's settings page says so.
+    await make_user(app)
+    assert (await sign_in(shop.client)).status_code == 303
+    page = (await shop.client.get("/settings")).text
+    section = page[page.index('id="sales-out"'):page.index('id="keys"')]
+    assert f"{receiver.url}/hooks" in section and "Paused until" in section
+    assert "failed tries in a row" in section and "answered 503" in section
 
     # The receiver is back; a retry by hand closes the circuit and the rest follows.
     receiver.default = 200

@@ -60,7 +60,7 @@ class OutboundContext:
 # --- destinations ----------------------------------------------------------------------------
 
 
-def _circuit(d: Destination) -> CircuitOut:
+def circuit_of(d: Destination) -> CircuitOut:
     paused = d.paused_until is not None and d.paused_until > utcnow()
     return CircuitOut(state="paused" if paused else "active", consecutive_failures=d.consecutive_failures,
                       paused_until=d.paused_until if paused else None, last_error=d.last_error)
@@ -68,14 +68,14 @@ def _circuit(d: Destination) -> CircuitOut:
 
 def webhook_out(d: Destination, secret: str | None = None) -> WebhookOut:
     fields: dict[str, Any] = dict(id=d.id, url=d.url, events=(d.events or "").split(), created_at=d.created_at,
-                                  secret_rotated_at=d.secret_rotated_at, circuit=_circuit(d))
+                                  secret_rotated_at=d.secret_rotated_at, circuit=circuit_of(d))
     return WebhookWithSecret(**fields, secret=secret) if secret else WebhookOut(**fields)
 
 
 def integration_out(d: Destination) -> IntegrationOut:
     name = {"ga4": "measurement_id", "meta": "pixel_id", "tiktok": "pixel_code"}[d.kind]
     return IntegrationOut(id=d.id, kind=d.kind, send_hashed_email=d.send_hashed_email, created_at=d.created_at,
-                          circuit=_circuit(d), **{name: d.account_id})
+                          circuit=circuit_of(d), **{name: d.account_id})
 
 
 async def create_webhook(session: AsyncSession, ctx: OutboundContext, url: str, events: list[str]) -> WebhookWithSecret:

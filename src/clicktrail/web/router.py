@@ -33,7 +33,7 @@ from clicktrail.redirect.cache import links_changed
 from clicktrail.reports.export import to_csv
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import CHANNELS
-from clicktrail.web import reporting, sources
+from clicktrail.web import outbound, reporting, sources
 from clicktrail.web.countries import clicks_by_country
 from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
@@ -493,7 +493,7 @@ async def _settings_page(request: Request, session: SessionDep, user: User, stat
     users = (await session.scalars(select(User).order_by(User.email))).all() if user.is_admin else []
     return render(request, "settings.html", status, user=user, keys=keys, users=users,
                   sources=await sources.list_sources(session, request), platforms=sources.PLATFORMS, platform_names=dict(sources.PLATFORMS),
-                  sources_ready=sources.READY, **extra)
+                  sources_ready=sources.READY, destinations=await outbound.destinations(session), **extra)
 
 
 @router.get("/settings")
