@@ -5,8 +5,8 @@ and checks it against the platform's documented format: Standard Webhooks signat
 with the `standardwebhooks` package; GA4 Measurement Protocol, Meta Conversions API and TikTok
 Events API 2.0 bodies, auth and deduplication keys as their references describe them.
 
-The app's own background sender is slowed to a crawl here and the tests drive
-`Sender.run_once` themselves, so every try is one the test can count.
+The app's own background sender is stopped here and the tests drive `Sender.run_once`
+themselves, so every try is one the test can count (one test lets it run on its own).
 """
 
 from __future__ import annotations
@@ -121,12 +121,23 @@ def settings(settings, receiver):
         "ga4_collect_url": f"{receiver.url}/mp/collect",
         "meta_graph_url": f"{receiver.url}/v21.0",
         "tiktok_events_url": f"{receiver.url}/open_api/v1.3/event/track/",
-        "outbound_send_interval": 3600.0,  # the tests drive the sender themselves
+        "outbound_send_interval": 3600.0,  # polls never: only a commit wakes it
         "outbound_retry_base": 0.05,
         "outbound_retry_max_delay": 0.2,
         "outbound_circuit_failures": 3,
         "outbound_circuit_pause": 3600.0,
     })
+
+
+async def quiet(app):
+    """Stop the app's background sender: the test drives `run_once` itself."""
+    await app.state.outbound_sender.stop()
+    return app
+
+
+@pytest.fixture
+async def app(app):
+    return await quiet(app)
 
 
 # --- set-up ----------------------------------------------------------------------------------------
@@ -389,6 +400,7 @@ async def test_a_restart_mid_retry_and_a_crash_mid_try_lose_and_double_nothing(a
     await shop.order("R-2")
     restarted = create_app(short_lease)
     async with restarted.router.lifespan_context(restarted):
+        await quiet(restarted)
         crashed = Sender.for_app(restarted)
         await asyncio.sleep(0.06)  # R-1's backoff has run out, so both are due
         claimed = await crashed._claim("crashed-sender")  # noqa: SLF001 (a sender dying mid-try)
@@ -414,6 +426,7 @@ async def test_two_senders_deliver_every_event_exactly_once(app, api, shop, rece
         await shop.order(f"T-{n}")
     second_app = create_app(settings)
     async with second_app.router.lifespan_context(second_app):
+        await quiet(second_app)
         first, second = app.state.outbound_sender, second_app.state.outbound_sender
         done = settled(api, f"/api/webhooks/{hook['id']}", 30)
         await asyncio.gather(drain(first, done, 30), drain(second, done, 30))
@@ -536,6 +549,23 @@ async def test_all_destinations_at_once_and_a_pending_order_attributed_later(app
                                                          "/v21.0/1/events"]
 
 
+async def test_the_background_sender_delivers_as_soon_as_the_order_commits(api, shop, receiver, settings) -> None:
+    """The app's own sender, never polling here (interval 1 h): the order's commit wakes it."""
+    running = create_app(settings)
+    async with running.router.lifespan_context(running):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=running), base_url="http://ct.test",
+                                     headers=api.headers) as running_api:
+            hook = await new_webhook(running_api, f"{receiver.url}/hooks")
+            shop.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=running), base_url="http://ct.test")
+            async with shop.client:
+                await shop.order("BG-1")
+            async with asyncio.timeout(5):
+                while not receiver.requests:
+                    await asyncio.sleep(0.01)
+    assert receiver.requests[0].json()["data"]["external_id"] == "BG-1"
+    Webhook(hook["secret"]).verify(receiver.requests[0].body, receiver.requests[0].headers)
+
+
 async def _all_settled(app, n: int) -> bool:
     async with app.state.sessionmaker() as session:
         statuses = (await session.scalars(select(Delivery.status))).all()
@@ -585,7 +615,7 @@ async def test_an_address_checked_again_at_send_time(app, api, shop, receiver, s
     await shop.order()
     strict = create_app(settings.model_copy(update={"outbound_allow_private": False}))
     async with strict.router.lifespan_context(strict):
-        await strict.state.outbound_sender.run_once()
+        await (await quiet(strict)).state.outbound_sender.run_once()
     assert receiver.requests == []
     [log] = await deliveries(api, f"/api/webhooks/{hook['id']}")
     assert "not a public address" in log["last_error"]

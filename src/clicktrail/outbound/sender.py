@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clicktrail.db import utcnow
-from clicktrail.outbound import addresses, ga4, meta, tiktok, webhooks
+from clicktrail.outbound import addresses, ga4, meta, tiktok, wakeup, webhooks
 from clicktrail.outbound.models import Delivery, Destination, OutboxEvent
 from clicktrail.outbound.outgoing import Job, Outgoing, Skip
 from clicktrail.outbound.service import OutboundContext
@@ -121,6 +121,7 @@ class Sender:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._wake = asyncio.Event()
 
     @classmethod
     def for_app(cls, app: FastAPI) -> Sender:
@@ -129,9 +130,11 @@ class Sender:
                    settings.outbound_send_interval)
 
     def start(self) -> None:
+        wakeup.register(self._wake)
         self._task = asyncio.create_task(self._run(), name="clicktrail-outbound-sender")
 
     async def stop(self) -> None:
+        wakeup.unregister(self._wake)
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -260,7 +263,9 @@ class Sender:
         busy = 0
         while True:
             if busy < BATCH:  # a full batch means more is due: go on at once
-                await asyncio.sleep(self._interval)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                self._wake.clear()
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order
-from clicktrail.db import utcnow
+from clicktrail.db import on_commit, utcnow
 from clicktrail.errors import Conflict, Invalid, NotFound
 from clicktrail.links.models import Campaign, Link
 from clicktrail.money import format_minor
-from clicktrail.outbound import addresses, webhooks
+from clicktrail.outbound import addresses, webhooks, wakeup
 from clicktrail.outbound.models import Delivery, Destination, OrderSignals, OutboxEvent
 from clicktrail.outbound.outgoing import Endpoints
 from clicktrail.outbound.schemas import (
@@ -170,6 +170,7 @@ async def retry_delivery(session: AsyncSession, destination_id: int, delivery_id
     if delivery.claim is not None and delivery.next_attempt_at > utcnow():
         raise Conflict("a try of this delivery is in flight; look again in a moment")
     delivery.status, delivery.next_attempt_at, delivery.claim = "pending", utcnow(), None
+    on_commit(session, wakeup.notify)
     await session.execute(update(Destination).where(Destination.id == destination_id).values(paused_until=None))
     await session.flush()
     return delivery_out(delivery, event)
@@ -277,6 +278,7 @@ async def order_changed(session: AsyncSession, order: Order, before: OrderState 
         if rows:
             stmt = _insert(session)(Delivery).on_conflict_do_nothing(index_elements=["destination_id", "dedupe_key"])
             await session.execute(stmt, rows)
+            on_commit(session, wakeup.notify)
 
 
 def _deliveries(d: Any, event: OutboxEvent, order: Order, refund_minor: int, email: str | None, now: datetime) -> list[dict]:
