@@ -404,7 +404,7 @@ async def test_a_restart_mid_retry_and_a_crash_mid_try_lose_and_double_nothing(a
         crashed = Sender.for_app(restarted)
         await asyncio.sleep(0.06)  # R-1's backoff has run out, so both are due
         claimed = await crashed._claim("crashed-sender")  # noqa: SLF001 (a sender dying mid-try)
-        assert {job.type for job in claimed} == {"order.attributed"} and len(claimed) == 2
+        assert {c.job.type for c in claimed} == {"order.attributed"} and len(claimed) == 2
         assert await restarted.state.outbound_sender.run_once() == 0  # leased: nobody else takes them
         await asyncio.sleep(0.35)  # the lease runs out
         await drain(restarted.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}", 2))

@@ -36,8 +36,9 @@ from clicktrail.settings import Settings
 log = logging.getLogger("clicktrail.outbound")
 
 MAX_REDIRECTS = 3
-BATCH = 50
-CONCURRENCY = 16
+BATCH = 100
+CONCURRENCY = 8  # more makes httpcore's pool bookkeeping (quadratic in waiting requests) the bottleneck
+GATHER = 0.02  # seconds a woken sender waits for more commits
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,16 @@ class Policy:
         over its upper half so a burst of failures does not come back as one burst."""
         delay = min(self.retry_max_delay, self.retry_base * 2 ** max(0, attempts - 1))
         return random.uniform(delay / 2, delay)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased delivery: what the adapter needs, and what recording its outcome needs."""
+
+    job: Job
+    destination_id: int
+    attempts: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -154,16 +165,16 @@ class Sender:
     async def run_once(self) -> int:
         """Claim what is due, send it, record it. Returns how many tries were made."""
         token = secrets.token_hex(16)
-        jobs = await self._claim(token)
-        if not jobs:
+        claimed = await self._claim(token)
+        if not claimed:
             return 0
         limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(job: Job) -> tuple[Job, Outcome]:
+        async def one(c: Claimed) -> tuple[Claimed, Outcome]:
             async with limit:
-                return job, await self._try(job)
+                return c, await self._try(c.job)
 
-        results = await asyncio.gather(*(one(job) for job in jobs))
+        results = await asyncio.gather(*(one(c) for c in claimed))
         await self._record(token, results)
         return len(results)
 
@@ -177,7 +188,7 @@ class Sender:
             return Outcome(False, None, outgoing.reason, skipped=True)
         return await send(self._http(), outgoing, self._ctx.allow_private, self._policy.timeout)
 
-    async def _claim(self, token: str) -> list[Job]:
+    async def _claim(self, token: str) -> list[Claimed]:
         now = utcnow()
         due = (
             select(Delivery.id)
@@ -199,63 +210,76 @@ class Sender:
                 await session.commit()
                 return []
             rows = (await session.execute(
-                select(Delivery.id, Delivery.action, Delivery.email_sha256, OutboxEvent.event_id, OutboxEvent.type,
-                       OutboxEvent.body, OutboxEvent.signals, Destination.kind, Destination.url,
-                       Destination.account_id, Destination.secret_sealed)
+                select(Delivery.id, Delivery.action, Delivery.email_sha256, Delivery.destination_id, Delivery.attempts,
+                       Delivery.created_at, OutboxEvent.event_id, OutboxEvent.type, OutboxEvent.body,
+                       OutboxEvent.signals, Destination.kind, Destination.url, Destination.account_id,
+                       Destination.secret_sealed)
                 .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
                 .join(Destination, Destination.id == Delivery.destination_id)
                 .where(Delivery.id.in_(claimed))
             )).all()
             await session.commit()
         return [
-            Job(delivery_id=r.id, event_id=r.event_id, type=r.type, action=r.action, body=r.body,
-                signals=json.loads(r.signals), kind=r.kind, url=r.url, account_id=r.account_id,
-                secret=self._ctx.sealer.open(r.secret_sealed), email_sha256=r.email_sha256)
+            Claimed(Job(delivery_id=r.id, event_id=r.event_id, type=r.type, action=r.action, body=r.body,
+                        signals=json.loads(r.signals), kind=r.kind, url=r.url, account_id=r.account_id,
+                        secret=self._ctx.sealer.open(r.secret_sealed), email_sha256=r.email_sha256),
+                    r.destination_id, r.attempts, r.created_at)
             for r in rows
         ]
 
-    async def _record(self, token: str, results: list[tuple[Job, Outcome]]) -> None:
+    async def _record(self, token: str, results: list[tuple[Claimed, Outcome]]) -> None:
         now = utcnow()
+        delivered: dict[int | None, list[Claimed]] = {}
         async with self._sessionmaker() as session:
-            for job, outcome in results:
-                await self._record_one(session, token, job, outcome, now)
+            for c, outcome in results:
+                if outcome.delivered:
+                    delivered.setdefault(outcome.status_code, []).append(c)
+                else:
+                    await self._record_failure(session, token, c, outcome, now)
+            # Successes in one statement per status code: the common case costs one write.
+            for code, group in delivered.items():
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_([c.job.delivery_id for c in group]), Delivery.claim == token)
+                    .values(status="delivered", delivered_at=now, attempts=Delivery.attempts + 1, last_attempt_at=now,
+                            last_status_code=code, last_error=None, email_sha256=None, claim=None)
+                )
+            succeeded = {c.destination_id for group in delivered.values() for c in group}
+            if succeeded:  # one success closes a circuit (written only where there is one to close)
+                await session.execute(
+                    update(Destination)
+                    .where(Destination.id.in_(succeeded),
+                           or_(Destination.consecutive_failures > 0, Destination.paused_until.is_not(None)))
+                    .values(consecutive_failures=0, paused_until=None)
+                )
             await session.commit()
 
-    async def _record_one(self, session: AsyncSession, token: str, job: Job, outcome: Outcome, now: datetime) -> None:
+    async def _record_failure(self, session: AsyncSession, token: str, c: Claimed, outcome: Outcome,
+                              now: datetime) -> None:
         values: dict[str, Any] = dict(claim=None, attempts=Delivery.attempts + 1, last_attempt_at=now,
                                       last_status_code=outcome.status_code, last_error=outcome.error)
-        if outcome.delivered:
-            values.update(status="delivered", delivered_at=now, email_sha256=None, last_error=None)
-        elif outcome.skipped:
+        if outcome.skipped:
             values.update(status="skipped", email_sha256=None)
         else:
-            row = (await session.execute(
-                select(Delivery.created_at, Delivery.attempts).where(Delivery.id == job.delivery_id)
-            )).first()
-            retry_at = now + timedelta(seconds=self._policy.backoff((row.attempts if row else 0) + 1))
-            if row is None or retry_at - row.created_at > self._policy.retry_window:
+            retry_at = now + timedelta(seconds=self._policy.backoff(c.attempts + 1))
+            if retry_at - c.created_at > self._policy.retry_window:
                 values.update(status="failed", email_sha256=None)
             else:
                 values.update(next_attempt_at=retry_at)
-        mine = and_(Delivery.id == job.delivery_id, Delivery.claim == token)
+        mine = and_(Delivery.id == c.job.delivery_id, Delivery.claim == token)
         changed = (await session.execute(update(Delivery).where(mine).values(**values))).rowcount
-        if not changed:  # our lease ran out and another sender has the row now: its outcome counts
+        if not changed or outcome.skipped:  # not ours any more (the lease ran out), or not a failure
             return
-        if outcome.skipped:
-            return
-        destination = select(Delivery.destination_id).where(Delivery.id == job.delivery_id).scalar_subquery()
-        if outcome.delivered:
-            await session.execute(update(Destination).where(Destination.id == destination)
-                                  .values(consecutive_failures=0, paused_until=None))
-            return
-        failures = Destination.consecutive_failures + 1
-        await session.execute(update(Destination).where(Destination.id == destination)
-                              .values(consecutive_failures=failures, last_error=(outcome.error or "")[:500]))
+        await session.execute(
+            update(Destination).where(Destination.id == c.destination_id)
+            .values(consecutive_failures=Destination.consecutive_failures + 1, last_error=(outcome.error or "")[:500])
+        )
         # The circuit: past the threshold, the destination rests; after the pause each failure
         # (the count is still over) puts it back to rest, and one success closes it.
         await session.execute(
             update(Destination)
-            .where(Destination.id == destination, Destination.consecutive_failures >= self._policy.circuit_failures)
+            .where(Destination.id == c.destination_id,
+                   Destination.consecutive_failures >= self._policy.circuit_failures)
             .values(paused_until=now + self._policy.circuit_pause)
         )
 
@@ -265,6 +289,7 @@ class Sender:
             if busy < BATCH:  # a full batch means more is due: go on at once
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
+                    await asyncio.sleep(GATHER)  # woken: let the orders committing now join this batch
                 self._wake.clear()
             try:
                 busy = await self.run_once()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -261,7 +261,7 @@ async def order_changed(session: AsyncSession, order: Order, before: OrderState 
     if not events:
         return
     now = utcnow()
-    data_out, signals = await _snapshot(session, order, shop_signals, now)
+    data_out, signals = await _snapshot(session, order, shop_signals, now, new=before is None)
     email = email_sha256(data.customer_ref) if data is not None else None
     for event_type, refund_minor in events:
         payload = dict(data_out)
@@ -294,23 +294,25 @@ def _deliveries(d: Any, event: OutboxEvent, order: Order, refund_minor: int, ema
     return rows
 
 
-async def _snapshot(session: AsyncSession, order: Order, shop_signals: dict[str, str], now: datetime) -> tuple[dict, dict]:
+_LINK_AND_CLICK = (
+    select(Link.destination_url, Link.utm_medium, Campaign.name, Click.occurred_at, Click.user_agent)
+    .outerjoin(Campaign, Campaign.id == Link.campaign_id)
+    .outerjoin(Click, Click.click_id == bindparam("click_id"))
+    .where(Link.id == bindparam("link_id"))
+)
+
+
+async def _snapshot(session: AsyncSession, order: Order, shop_signals: dict[str, str], now: datetime,
+                    new: bool) -> tuple[dict, dict]:
     """The order as webhooks receive it, and what the ad platforms match on."""
-    stored = await session.scalar(select(OrderSignals.values).where(OrderSignals.order_id == order.id))
+    # A new order's signals are the ones it came with; a later event finds them stored.
+    stored = None if new else await session.scalar(select(OrderSignals.values).where(OrderSignals.order_id == order.id))
     signals: dict[str, Any] = {**(json.loads(stored) if stored else {}), **shop_signals}
-    link = (await session.execute(
-        select(Link.destination_url, Link.utm_medium, Campaign.name).outerjoin(Campaign, Campaign.id == Link.campaign_id)
-        .where(Link.id == order.link_id)
-    )).first()
-    click = None
-    if order.attributed_click_id:
-        click = (await session.execute(
-            select(Click.occurred_at, Click.user_agent).where(Click.click_id == order.attributed_click_id)
-        )).first()
+    link = (await session.execute(_LINK_AND_CLICK, {"link_id": order.link_id, "click_id": order.attributed_click_id})).first()
     signals.update(_ad_click_ids(order.landing_url))
-    if click is not None:
-        signals["clicked_at"] = click.occurred_at.isoformat()
-        signals.setdefault("user_agent", click.user_agent)
+    if link is not None and link.occurred_at is not None:
+        signals["clicked_at"] = link.occurred_at.isoformat()
+        signals.setdefault("user_agent", link.user_agent)
     signals["page_url"] = order.landing_url or (link.destination_url if link else None)
     signals["medium"] = link.utm_medium if link else None
     signals["changed_at"] = now.isoformat()
