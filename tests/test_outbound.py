@@ -664,3 +664,49 @@ async def test_no_destination_no_outbox(app, shop) -> None:
     await shop.order()
     async with app.state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+# --- "send a test event" -----------------------------------------------------------------------------------
+
+
+async def test_a_test_event_goes_to_each_platforms_test_channel(app, api, receiver) -> None:
+    hook = await new_webhook(api, f"{receiver.url}/hooks")
+    ga = await new_integration(api, kind="ga4", measurement_id="G-TEST12345", api_secret="mp-secret-1")
+    fb = await new_integration(api, kind="meta", pixel_id="1234567890", access_token="EAAtoken")
+    tt = await new_integration(api, kind="tiktok", pixel_code="CTEST123ABC", access_token="tt-token")
+
+    answer = (await api.post(f"/api/webhooks/{hook['id']}/test")).json()
+    assert answer == {"delivered": True, "status_code": 200, "error": None}
+    assert (await api.post(f"/api/integrations/{ga['id']}/test")).json()["delivered"] is True
+    for integration in (fb, tt):
+        response = await api.post(f"/api/integrations/{integration['id']}/test", json={"test_event_code": "TEST4242"})
+        assert response.json()["delivered"] is True
+    webhook, ga4, meta, tiktok = receiver.requests
+    assert Webhook(hook["secret"]).verify(webhook.body, webhook.headers)["data"]["test"] is True
+    assert ga4.path == "/debug/mp/collect" and ga4.json()["events"][0]["name"] == "purchase"
+    assert meta.path == "/v21.0/1234567890/events" and meta.json()["test_event_code"] == "TEST4242"
+    assert tiktok.json()["test_event_code"] == "TEST4242" and tiktok.json()["data"][0]["event"] == "CompletePayment"
+    async with app.state.sessionmaker() as session:  # outside the outbox: nothing to log or retry
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+    receiver.default = 500
+    failed = (await api.post(f"/api/webhooks/{hook['id']}/test")).json()
+    assert failed["delivered"] is False and failed["status_code"] == 500
+    assert (await api.post(f"/api/integrations/{ga['id']}/test", json={"test_event_code": "a b"})).status_code == 422
+    assert (await api.post(f"/api/integrations/{hook['id']}/test")).status_code == 404
+
+
+async def test_the_settings_page_sends_a_test_event(app, api, client, receiver) -> None:
+    integration = await new_integration(api, kind="meta", pixel_id="1234567890", access_token="EAAtoken")
+    await make_user(app)
+    assert (await sign_in(client)).status_code == 303
+    page = (await client.get("/settings")).text
+    assert f'action="/settings/destinations/{integration["id"]}/test"' in page and "Meta Conversions API" in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    sent = await client.post(f"/settings/destinations/{integration['id']}/test",
+                             data={"csrf_token": csrf, "test_event_code": "TEST777"})
+    assert sent.status_code == 303
+    after = (await client.get("/settings")).text
+    assert "Test event sent to Meta Conversions API: answered 200." in after
+    [seen] = receiver.requests
+    assert seen.json()["test_event_code"] == "TEST777"

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
 from clicktrail.outbound import service
 from clicktrail.outbound.schemas import (
-    DeliveryOut, IntegrationCreate, IntegrationOut, WebhookCreate, WebhookOut, WebhookWithSecret,
+    DeliveryOut, IntegrationCreate, IntegrationOut, TestEventAnswer, TestEventRequest, WebhookCreate, WebhookOut,
+    WebhookWithSecret,
 )
-from clicktrail.outbound.sender import outbound_context
+from clicktrail.outbound.sender import Policy, outbound_context, send_test
 from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
 
@@ -105,3 +106,25 @@ async def integration_deliveries(integration_id: int, session: SessionDep, page:
 async def retry_integration_delivery(integration_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
     await service.get_destination(session, integration_id, INTEGRATIONS)
     return await service.retry_delivery(session, integration_id, delivery_id)
+
+
+async def _test(request: Request, session, ctx: OutboundContext, destination_id: int, kinds: tuple[str, ...],
+                code: str | None) -> TestEventAnswer:
+    job = await service.test_job(session, ctx, destination_id, kinds, code)
+    outcome = await send_test(job, ctx, Policy.from_settings(request.app.state.settings))
+    return TestEventAnswer(delivered=outcome.delivered, status_code=outcome.status_code, error=outcome.error)
+
+
+@router.post("/webhooks/{hook_id}/test")
+async def test_webhook(hook_id: int, request: Request, session: SessionDep, ctx: ContextDep) -> TestEventAnswer:
+    """Send a made-up order (`data.test` true) now, signed as usual; the answer says how it went."""
+    return await _test(request, session, ctx, hook_id, WEBHOOK, None)
+
+
+@router.post("/integrations/{integration_id}/test")
+async def test_integration(
+    integration_id: int, request: Request, session: SessionDep, ctx: ContextDep,
+    data: Annotated[TestEventRequest | None, Body()] = None,
+) -> TestEventAnswer:
+    """GA4: to its validation endpoint (/debug/mp/collect); Meta and TikTok: with `test_event_code`."""
+    return await _test(request, session, ctx, integration_id, INTEGRATIONS, data.test_event_code if data else None)

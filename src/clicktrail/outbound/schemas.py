@@ -103,3 +103,16 @@ class DeliveryOut(BaseModel):
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None
     delivered_at: datetime | None
+
+
+class TestEventRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Meta's and TikTok's Events Manager show a code under "Test events"; GA4 needs none.
+    test_event_code: str | None = Field(default=None, min_length=1, max_length=64, pattern=_ID)
+
+
+class TestEventAnswer(BaseModel):
+    delivered: bool
+    status_code: int | None
+    error: str | None

@@ -82,11 +82,11 @@ class Outcome:
     skipped: bool = False
 
 
-def build(job: Job, ctx: OutboundContext) -> Outgoing | Skip:
+def build(job: Job, ctx: OutboundContext, *, test: bool = False) -> Outgoing | Skip:
     if job.kind == "webhook":
         return webhooks.build(job)
     if job.kind == "ga4":
-        return ga4.build(job, ctx.endpoints)
+        return ga4.build(job, ctx.endpoints, debug=test)
     if job.kind == "meta":
         return meta.build(job, ctx.endpoints)
     return tiktok.build(job, ctx.endpoints)
@@ -117,6 +117,14 @@ async def send(client: httpx.AsyncClient, outgoing: Outgoing, allow_private: boo
         return Outcome(False, None, f"no answer within {timeout:g} s")
     except httpx.HTTPError as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:300])
+
+
+async def send_test(job: Job, ctx: OutboundContext, policy: Policy) -> Outcome:
+    """"Send a test event": one try now, outside the outbox, with the answer for the person."""
+    outgoing = build(job, ctx, test=True)
+    assert not isinstance(outgoing, Skip)  # a test order is always fresh
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=policy.timeout) as client:
+        return await send(client, outgoing, ctx.allow_private, policy.timeout)
 
 
 def _host_header(url: str) -> str:

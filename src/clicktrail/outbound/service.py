@@ -27,7 +27,7 @@ from clicktrail.links.models import Campaign, Link
 from clicktrail.money import format_minor
 from clicktrail.outbound import addresses, webhooks, wakeup
 from clicktrail.outbound.models import Delivery, Destination, OrderSignals, OutboxEvent
-from clicktrail.outbound.outgoing import Endpoints
+from clicktrail.outbound.outgoing import Endpoints, Job
 from clicktrail.outbound.schemas import (
     CircuitOut, DeliveryOut, Ga4Create, IntegrationCreate, IntegrationOut, MetaCreate, WebhookOut, WebhookWithSecret,
 )
@@ -135,6 +135,25 @@ async def delete_destination(session: AsyncSession, destination_id: int, kinds: 
     """Its pending deliveries go with it: nothing more is sent there."""
     await session.delete(await get_destination(session, destination_id, kinds))
     await session.flush()
+
+
+async def test_job(session: AsyncSession, ctx: OutboundContext, destination_id: int, kinds: tuple[str, ...],
+                   test_event_code: str | None) -> Job:
+    """A made-up paid order of 1.00 EUR (`clicktrail-test-…`) for "send a test event": GA4 takes it
+    at its validation endpoint, Meta and TikTok under the test event code, so reports stay clean."""
+    d = await get_destination(session, destination_id, kinds)
+    now = utcnow()
+    order_id = "clicktrail-test-" + secrets.token_hex(4)
+    data = {"id": 0, "source_id": None, "external_id": order_id, "customer_id": None, "amount": "1.00",
+            "currency": "EUR", "status": "paid", "refunded_amount": "0.00", "created_at": now.isoformat(), "test": True,
+            "attribution": {"method": "click_id", "click_id": None, "link_id": None, "campaign_id": None,
+                            "campaign": "Clicktrail test", "channel": "whatsapp", "app": None}}
+    body = json.dumps({"type": "order.attributed", "timestamp": now.isoformat(), "data": data}, separators=(",", ":"))
+    return Job(delivery_id=0, event_id="evt_test_" + secrets.token_hex(8), type="order.attributed",
+               action="webhook" if d.kind == "webhook" else "purchase", body=body,
+               signals={"changed_at": now.isoformat(), "page_url": "https://example.com/clicktrail-test"},
+               kind=d.kind, url=d.url, account_id=d.account_id, secret=ctx.sealer.open(d.secret_sealed),
+               test_event_code=test_event_code)
 
 
 # --- deliveries log ----------------------------------------------------------------------------

@@ -605,6 +605,17 @@ async def create_source(request: Request, session: SessionDep, user: UserDep) ->
     return await _settings_page(request, session, user, revealed=revealed)
 
 
+@router.post("/settings/destinations/{destination_id}/test")
+async def test_destination(destination_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    result = await outbound.send_test_event(session, request, destination_id, text(form, "test_event_code"))
+    if result is None:
+        return _not_found(request, user, "Destination")
+    kind, message = result
+    flash(request, message, kind)
+    return RedirectResponse(f"/settings#destination-{destination_id}", 303)
+
+
 @router.post("/settings/sources/{source_id}/rotate")
 async def rotate_source(source_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
     await checked_form(request)
