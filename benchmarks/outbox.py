@@ -21,18 +21,16 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from redirect import free_port, pg, pin, wait_for  # noqa: E402  (the same helpers)
+from redirect import free_port, pg, scratch_database, serve, wait_for  # noqa: E402  (the same helpers)
 from webhooks import LUA, SECRET, load, run_wrk, write_requests  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,10 +119,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    admin = os.environ.get("CLICKTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    db = f"clicktrail_bench_{uuid.uuid4().hex[:8]}"
-    db_url = admin.rsplit("/", 1)[0] + f"/{db}"
-    asyncio.run(pg(admin, f'CREATE DATABASE "{db}"'))
+    admin, db, db_url = scratch_database()
     tmp = Path(tempfile.mkdtemp(prefix="clicktrail-bench-"))
     receiver = Receiver()
     env = {**os.environ, "CLICKTRAIL_DATABASE_URL": db_url, "CLICKTRAIL_DATA_DIR": str(tmp / "data"),
@@ -147,10 +142,7 @@ def main() -> None:
             write_requests(files[name], name, max(20_000, args.duration * 4_000), args.clicks)
 
         port = free_port()
-        clicktrail = ROOT / ".venv/bin/clicktrail"
-        command = [str(clicktrail)] if clicktrail.exists() else [sys.executable, "-m", "clicktrail.cli"]
-        server = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                  preexec_fn=pin(0), stdout=subprocess.DEVNULL)
+        server = serve(env, port)
         path = f"/webhooks/{source}"
         try:
             wait_for(port)

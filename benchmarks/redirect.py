@@ -120,6 +120,22 @@ async def pg(url: str, sql: str, *args):
         await conn.close()
 
 
+def scratch_database() -> tuple[str, str, str]:
+    """(admin URL, name, URL) of a new, empty PostgreSQL database for one run."""
+    admin = os.environ.get("CLICKTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    db = f"clicktrail_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(pg(admin, f'CREATE DATABASE "{db}"'))
+    return admin, db, admin.rsplit("/", 1)[0] + f"/{db}"
+
+
+def serve(env: dict[str, str], port: int, python: str = sys.executable) -> subprocess.Popen:
+    """`clicktrail serve` with one worker on CPU 0 (wrk gets CPU 1)."""
+    clicktrail = ROOT / ".venv/bin/clicktrail"
+    command = [str(clicktrail)] if clicktrail.exists() else [python, "-m", "clicktrail.cli"]
+    return subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            preexec_fn=pin(0), stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=15)

@@ -29,13 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from redirect import free_port, pg, pin, wait_for  # noqa: E402  (the same helpers)
+from redirect import free_port, pg, pin, scratch_database, serve, wait_for  # noqa: E402  (the same helpers)
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
@@ -139,10 +138,7 @@ def main() -> None:
     if args.duration > 200:
         raise SystemExit("at most 200 s: the signatures are made up front and a signature lives 5 minutes")
 
-    admin = os.environ.get("CLICKTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    db = f"clicktrail_bench_{uuid.uuid4().hex[:8]}"
-    db_url = admin.rsplit("/", 1)[0] + f"/{db}"
-    asyncio.run(pg(admin, f'CREATE DATABASE "{db}"'))
+    admin, db, db_url = scratch_database()
     tmp = Path(tempfile.mkdtemp(prefix="clicktrail-bench-"))
     env = {**os.environ, "CLICKTRAIL_DATABASE_URL": db_url, "CLICKTRAIL_DATA_DIR": str(tmp / "data"),
            "CLICKTRAIL_SECRET_KEY": SECRET, "CLICKTRAIL_LOG_LEVEL": "warning"}
@@ -161,10 +157,7 @@ def main() -> None:
         write_requests(main_file, "main", max(20_000, args.duration * 4_000), args.clicks)
 
         port = free_port()
-        clicktrail = ROOT / ".venv/bin/clicktrail"
-        command = [str(clicktrail)] if clicktrail.exists() else [sys.executable, "-m", "clicktrail.cli"]
-        server = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                  preexec_fn=pin(0), stdout=subprocess.DEVNULL)
+        server = serve(env, port)
         path = f"/webhooks/{source}"
         try:
             wait_for(port)

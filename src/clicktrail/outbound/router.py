@@ -62,16 +62,27 @@ async def rotate_webhook_secret(hook_id: int, session: SessionDep, ctx: ContextD
     return await service.rotate_webhook_secret(session, ctx, hook_id)
 
 
+async def _deliveries(session, destination_id: int, kinds: tuple[str, ...], page) -> Page[DeliveryOut]:
+    await service.get_destination(session, destination_id, kinds)
+    items = await service.list_deliveries(session, destination_id, page.limit, int_cursor(page))
+    return Page(**_page(items, page.limit))
+
+
+async def _retry(session, destination_id: int, kinds: tuple[str, ...], delivery_id: int) -> DeliveryOut:
+    await service.get_destination(session, destination_id, kinds)
+    return await service.retry_delivery(session, destination_id, delivery_id)
+
+
 @router.get("/webhooks/{hook_id}/deliveries")
 async def webhook_deliveries(hook_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
-    await service.get_destination(session, hook_id, WEBHOOK)
-    return Page(**_page(await service.list_deliveries(session, hook_id, page.limit, int_cursor(page)), page.limit))
+    """Newest first: status, attempts, the last answer's code and error."""
+    return await _deliveries(session, hook_id, WEBHOOK, page)
 
 
 @router.post("/webhooks/{hook_id}/deliveries/{delivery_id}/retry", status_code=202)
 async def retry_webhook_delivery(hook_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
-    await service.get_destination(session, hook_id, WEBHOOK)
-    return await service.retry_delivery(session, hook_id, delivery_id)
+    """Sent again now, with the same event id."""
+    return await _retry(session, hook_id, WEBHOOK, delivery_id)
 
 
 @router.post("/integrations", status_code=201)
@@ -98,14 +109,12 @@ async def delete_integration(integration_id: int, session: SessionDep) -> Respon
 
 @router.get("/integrations/{integration_id}/deliveries")
 async def integration_deliveries(integration_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
-    await service.get_destination(session, integration_id, INTEGRATIONS)
-    return Page(**_page(await service.list_deliveries(session, integration_id, page.limit, int_cursor(page)), page.limit))
+    return await _deliveries(session, integration_id, INTEGRATIONS, page)
 
 
 @router.post("/integrations/{integration_id}/deliveries/{delivery_id}/retry", status_code=202)
 async def retry_integration_delivery(integration_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
-    await service.get_destination(session, integration_id, INTEGRATIONS)
-    return await service.retry_delivery(session, integration_id, delivery_id)
+    return await _retry(session, integration_id, INTEGRATIONS, delivery_id)
 
 
 async def _test(request: Request, session, ctx: OutboundContext, destination_id: int, kinds: tuple[str, ...],
