@@ -538,7 +538,30 @@ async def test_tiktok_gets_complete_payment_with_ttclid_and_ttp(app, api, shop, 
     assert event["page"]["url"].startswith("https://shop.example/p/red")
 
 
-async def test_all_destinations_at_once_and_a_pending_order_attributed_later(app, api, shop, receiver) -> None:
+async def test_a_pending_order_is_sent_when_its_click_arrives_with_the_cookies_it_came_with(
+        app, api, shop, receiver) -> None:
+    integration = await new_integration(api, kind="ga4", measurement_id="G-TEST12345", api_secret="mp-secret-1")
+    click_id = "late" + uuid.uuid4().hex[:12]
+    body = {"order_id": "L-1", "amount": "20.00", "currency": "EUR", "click_id": click_id,
+            "created_at": datetime.now(timezone.utc).isoformat(), "attributes": {"_ga": GA_COOKIE}}
+    answer = (await deliver(shop.client, shop.source, dumps(body))).json()
+    assert answer["attribution"]["state"] == "pending"
+    await app.state.outbound_sender.run_once()
+    assert receiver.requests == []  # credited to nothing yet: nothing to send
+    async with app.state.sessionmaker() as session:  # the recorder writes the click a moment later
+        session.add(Click(click_id=click_id, link_id=shop.link["id"], campaign_id=shop.campaign["id"], kind="click",
+                          channel="whatsapp", app=None, device="mobile",
+                          occurred_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
+        await session.commit()
+    await app.state.pending_orders.run_once()
+    await drain(app.state.outbound_sender, settled(api, f"/api/integrations/{integration['id']}", 1))
+    [seen] = receiver.requests
+    body = seen.json()
+    assert body["client_id"] == "1180349341.1733270400"  # the _ga of the first delivery, kept for this
+    assert body["events"][0]["params"]["transaction_id"] == "L-1" and body["events"][0]["params"]["value"] == 20.0
+
+
+async def test_all_destinations_at_once(app, api, shop, receiver) -> None:
     await new_webhook(api, f"{receiver.url}/hooks")
     await new_integration(api, kind="ga4", measurement_id="G-TEST12345", api_secret="s")
     await new_integration(api, kind="meta", pixel_id="1", access_token="t")
