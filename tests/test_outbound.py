@@ -602,7 +602,7 @@ async def _all_settled(app, n: int) -> bool:
     "https://localhost/hooks",  # resolves to 127.0.0.1
     "https://127.0.0.1:8443/hooks", "https://10.0.0.8/hooks", "https://[::1]/hooks",
     "https://169.254.169.254/latest/meta-data/", "http://crm.example/hooks", "https://user:pw@crm.example/hooks",
-    "ftp://crm.example/hooks", "https:///nohost",
+    "ftp://crm.example/hooks", "https:///nohost", "https://" + "a" * 70 + ".example/hooks", "https://[::ffff:127.0.0.1]/",
 ])
 async def test_webhook_urls_must_be_https_and_public(app, api, settings, url) -> None:
     strict = create_app(settings.model_copy(update={"outbound_allow_private": False}))
@@ -662,6 +662,7 @@ async def test_bad_webhooks_unknown_ids_and_keys(app, api, client, receiver) -> 
     assert (await api.post("/api/webhooks", json={"url": f"{receiver.url}/h", "events": ["order.shipped"]})).status_code == 422
     assert (await api.post("/api/webhooks", json={"url": f"{receiver.url}/h", "events": []})).status_code == 422
     assert (await api.get("/api/webhooks/424242")).status_code == 404
+    assert (await api.get(f"/api/webhooks/{2**40}/deliveries")).status_code == 404  # out of range: as unknown
     assert (await api.delete("/api/integrations/424242")).status_code == 404
     assert (await client.get("/api/webhooks")).status_code == 401
     assert (await client.post("/api/integrations", json={"kind": "ga4"})).status_code == 401

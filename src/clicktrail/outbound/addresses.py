@@ -76,6 +76,8 @@ async def resolve(url: str, allow_private: bool) -> Target:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise UnsafeURL(f"{host} does not resolve: {exc.strerror}") from None
+        except (UnicodeError, ValueError):  # a label over 63 characters, a name IDNA cannot encode
+            raise UnsafeURL(f"{host[:100]} is not a host name that can be resolved") from None
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
     for address in addresses:
         reason = _refused(address, allow_private)

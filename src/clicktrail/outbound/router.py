@@ -17,6 +17,7 @@ from clicktrail.outbound.schemas import (
 from clicktrail.outbound.sender import Policy, outbound_context, send_test
 from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+from clicktrail.params import IdPath
 
 router = APIRouter(prefix="/api", tags=["sales out"], dependencies=[Depends(require_api_key)])
 WEBHOOK = ("webhook",)
@@ -46,18 +47,18 @@ async def list_webhooks(session: SessionDep, page: PageDep) -> Page[WebhookOut]:
 
 
 @router.get("/webhooks/{hook_id}")
-async def get_webhook(hook_id: int, session: SessionDep) -> WebhookOut:
+async def get_webhook(hook_id: IdPath, session: SessionDep) -> WebhookOut:
     return service.webhook_out(await service.get_destination(session, hook_id, WEBHOOK))
 
 
 @router.delete("/webhooks/{hook_id}", status_code=204)
-async def delete_webhook(hook_id: int, session: SessionDep) -> Response:
+async def delete_webhook(hook_id: IdPath, session: SessionDep) -> Response:
     await service.delete_destination(session, hook_id, WEBHOOK)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{hook_id}/rotate-secret")
-async def rotate_webhook_secret(hook_id: int, session: SessionDep, ctx: ContextDep) -> WebhookWithSecret:
+async def rotate_webhook_secret(hook_id: IdPath, session: SessionDep, ctx: ContextDep) -> WebhookWithSecret:
     """A new secret, shown once; every try from now on (pending ones too) is signed with it."""
     return await service.rotate_webhook_secret(session, ctx, hook_id)
 
@@ -68,19 +69,19 @@ async def _deliveries(session, destination_id: int, kinds: tuple[str, ...], page
     return Page(**_page(items, page.limit))
 
 
-async def _retry(session, destination_id: int, kinds: tuple[str, ...], delivery_id: int) -> DeliveryOut:
+async def _retry(session, destination_id: int, kinds: tuple[str, ...], delivery_id: IdPath) -> DeliveryOut:
     await service.get_destination(session, destination_id, kinds)
     return await service.retry_delivery(session, destination_id, delivery_id)
 
 
 @router.get("/webhooks/{hook_id}/deliveries")
-async def webhook_deliveries(hook_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
+async def webhook_deliveries(hook_id: IdPath, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
     """Newest first: status, attempts, the last answer's code and error."""
     return await _deliveries(session, hook_id, WEBHOOK, page)
 
 
 @router.post("/webhooks/{hook_id}/deliveries/{delivery_id}/retry", status_code=202)
-async def retry_webhook_delivery(hook_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
+async def retry_webhook_delivery(hook_id: IdPath, delivery_id: IdPath, session: SessionDep) -> DeliveryOut:
     """Sent again now, with the same event id."""
     return await _retry(session, hook_id, WEBHOOK, delivery_id)
 
@@ -97,23 +98,23 @@ async def list_integrations(session: SessionDep, page: PageDep) -> Page[Integrat
 
 
 @router.get("/integrations/{integration_id}")
-async def get_integration(integration_id: int, session: SessionDep) -> IntegrationOut:
+async def get_integration(integration_id: IdPath, session: SessionDep) -> IntegrationOut:
     return service.integration_out(await service.get_destination(session, integration_id, INTEGRATIONS))
 
 
 @router.delete("/integrations/{integration_id}", status_code=204)
-async def delete_integration(integration_id: int, session: SessionDep) -> Response:
+async def delete_integration(integration_id: IdPath, session: SessionDep) -> Response:
     await service.delete_destination(session, integration_id, INTEGRATIONS)
     return Response(status_code=204)
 
 
 @router.get("/integrations/{integration_id}/deliveries")
-async def integration_deliveries(integration_id: int, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
+async def integration_deliveries(integration_id: IdPath, session: SessionDep, page: PageDep) -> Page[DeliveryOut]:
     return await _deliveries(session, integration_id, INTEGRATIONS, page)
 
 
 @router.post("/integrations/{integration_id}/deliveries/{delivery_id}/retry", status_code=202)
-async def retry_integration_delivery(integration_id: int, delivery_id: int, session: SessionDep) -> DeliveryOut:
+async def retry_integration_delivery(integration_id: IdPath, delivery_id: IdPath, session: SessionDep) -> DeliveryOut:
     return await _retry(session, integration_id, INTEGRATIONS, delivery_id)
 
 
@@ -125,14 +126,14 @@ async def _test(request: Request, session, ctx: OutboundContext, destination_id:
 
 
 @router.post("/webhooks/{hook_id}/test")
-async def test_webhook(hook_id: int, request: Request, session: SessionDep, ctx: ContextDep) -> TestEventAnswer:
+async def test_webhook(hook_id: IdPath, request: Request, session: SessionDep, ctx: ContextDep) -> TestEventAnswer:
     """Send a made-up order (`data.test` true) now, signed as usual; the answer says how it went."""
     return await _test(request, session, ctx, hook_id, WEBHOOK, None)
 
 
 @router.post("/integrations/{integration_id}/test")
 async def test_integration(
-    integration_id: int, request: Request, session: SessionDep, ctx: ContextDep,
+    integration_id: IdPath, request: Request, session: SessionDep, ctx: ContextDep,
     data: Annotated[TestEventRequest | None, Body()] = None,
 ) -> TestEventAnswer:
     """GA4: to its validation endpoint (/debug/mp/collect); Meta and TikTok: with `test_event_code`."""
