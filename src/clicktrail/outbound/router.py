@@ -17,6 +17,7 @@ from clicktrail.outbound.schemas import (
 from clicktrail.outbound.sender import Policy, outbound_context, send_test
 from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+from clicktrail.openapi import error_responses
 from clicktrail.params import IdPath
 
 router = APIRouter(prefix="/api", tags=["sales out"], dependencies=[Depends(require_api_key)])
@@ -80,13 +81,13 @@ async def webhook_deliveries(hook_id: IdPath, session: SessionDep, page: PageDep
     return await _deliveries(session, hook_id, WEBHOOK, page)
 
 
-@router.post("/webhooks/{hook_id}/deliveries/{delivery_id}/retry", status_code=202)
+@router.post("/webhooks/{hook_id}/deliveries/{delivery_id}/retry", status_code=202, responses=error_responses(409))
 async def retry_webhook_delivery(hook_id: IdPath, delivery_id: IdPath, session: SessionDep) -> DeliveryOut:
     """Sent again now, with the same event id."""
     return await _retry(session, hook_id, WEBHOOK, delivery_id)
 
 
-@router.post("/integrations", status_code=201)
+@router.post("/integrations", status_code=201, responses=error_responses(409))
 async def create_integration(data: IntegrationCreate, session: SessionDep, ctx: ContextDep) -> IntegrationOut:
     return await service.create_integration(session, ctx, data)
 
@@ -113,7 +114,8 @@ async def integration_deliveries(integration_id: IdPath, session: SessionDep, pa
     return await _deliveries(session, integration_id, INTEGRATIONS, page)
 
 
-@router.post("/integrations/{integration_id}/deliveries/{delivery_id}/retry", status_code=202)
+@router.post("/integrations/{integration_id}/deliveries/{delivery_id}/retry", status_code=202,
+             responses=error_responses(409))
 async def retry_integration_delivery(integration_id: IdPath, delivery_id: IdPath, session: SessionDep) -> DeliveryOut:
     return await _retry(session, integration_id, INTEGRATIONS, delivery_id)
 
