@@ -28,13 +28,14 @@ import pytest
 from sqlalchemy import func, select, update
 from standardwebhooks.webhooks import Webhook
 
-from clicktrail.app import create_app
+from clicktrail.app import asgi_app, create_app
 from clicktrail.clicks.models import Click
 from clicktrail.outbound.ga4 import client_id_of_click
 from clicktrail.outbound.models import Delivery, Destination, OutboxEvent
 from clicktrail.outbound.sender import Policy, Sender
 from test_conversions import deliver, dumps, new_campaign, new_source
 from test_web import make_user, sign_in
+from conftest import BASE_URL
 
 UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
       "Mobile/15E148 [FBAN/FBIOS;FBAV/468.0.0.45.107]")
@@ -734,3 +735,14 @@ async def test_the_settings_page_sends_a_test_event(app, api, client, receiver) 
     assert "Test event sent to Meta Conversions API: answered 200." in after
     [seen] = receiver.requests
     assert seen.json()["test_event_code"] == "TEST777"
+
+    # A member who is not an admin sees the state but cannot send.
+    await make_user(app, "bo@shop.example", is_admin=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url=BASE_URL) as member:
+        assert (await sign_in(member, "bo@shop.example")).status_code == 303
+        page = (await member.get("/settings")).text
+        assert "Meta Conversions API" in page and "Send a test event" not in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        refused = await member.post(f"/settings/destinations/{integration['id']}/test", data={"csrf_token": csrf})
+        assert refused.status_code == 403
+    assert len(receiver.requests) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
@@ -16,7 +17,7 @@ from clicktrail.outbound.schemas import (
 )
 from clicktrail.outbound.sender import Policy, outbound_context, send_test
 from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
-from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
+from clicktrail.pagination import Page, PageDep, PageParams, encode_cursor, int_cursor
 from clicktrail.openapi import error_responses
 from clicktrail.params import IdPath
 
@@ -32,6 +33,7 @@ ContextDep = Annotated[OutboundContext, Depends(_context)]
 
 
 def _page(items: list, limit: int) -> dict:
+    """Page fields: newest first, the cursor the last id when the page is full."""
     return {"items": items, "next_cursor": encode_cursor(items[-1].id) if len(items) == limit else None}
 
 
@@ -64,7 +66,7 @@ async def rotate_webhook_secret(hook_id: IdPath, session: SessionDep, ctx: Conte
     return await service.rotate_webhook_secret(session, ctx, hook_id)
 
 
-async def _deliveries(session, destination_id: int, kinds: tuple[str, ...], page) -> Page[DeliveryOut]:
+async def _deliveries(session: AsyncSession, destination_id: int, kinds: tuple[str, ...], page: PageParams) -> Page[DeliveryOut]:
     await service.get_destination(session, destination_id, kinds)
     items = await service.list_deliveries(session, destination_id, page.limit, int_cursor(page))
     return Page(**_page(items, page.limit))
@@ -120,7 +122,7 @@ async def retry_integration_delivery(integration_id: IdPath, delivery_id: IdPath
     return await _retry(session, integration_id, INTEGRATIONS, delivery_id)
 
 
-async def _test(request: Request, session, ctx: OutboundContext, destination_id: int, kinds: tuple[str, ...],
+async def _test(request: Request, session: AsyncSession, ctx: OutboundContext, destination_id: int, kinds: tuple[str, ...],
                 code: str | None) -> TestEventAnswer:
     job = await service.test_job(session, ctx, destination_id, kinds, code)
     outcome = await send_test(job, ctx, Policy.from_settings(request.app.state.settings))

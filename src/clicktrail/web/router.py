@@ -608,6 +608,9 @@ async def create_source(request: Request, session: SessionDep, user: UserDep) ->
 @router.post("/settings/destinations/{destination_id}/test")
 async def test_destination(destination_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
     form = await checked_form(request)
+    if not user.is_admin:  # destinations are the admins' (their secrets, their reports)
+        return render(request, "error.html", 403, user=user, title="Admins only",
+                      message="Only an admin can send test events.")
     result = await outbound.send_test_event(session, request, destination_id, text(form, "test_event_code"))
     if result is None:
         return _not_found(request, user, "Destination")
