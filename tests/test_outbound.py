@@ -746,3 +746,40 @@ async def test_the_settings_page_sends_a_test_event(app, api, client, receiver) 
         refused = await member.post(f"/settings/destinations/{integration['id']}/test", data={"csrf_token": csrf})
         assert refused.status_code == 403
     assert len(receiver.requests) == 1
+
+
+# --- what the shops' own payloads carry ------------------------------------------------------------------
+
+
+async def test_shopify_and_woocommerce_orders_carry_the_cookies_user_agent_and_customer(app, api, receiver) -> None:
+    from test_conversions import SHOPIFY_ORDER_AT, WOO_ORDER_AT, shopify_order, woo_order
+
+    await new_webhook(api, f"{receiver.url}/hooks")
+    await new_integration(api, kind="ga4", measurement_id="G-TEST12345", api_secret="mp-secret-1")
+    campaign = await new_campaign(api, channels=("whatsapp",))
+    link = campaign["links"][0]
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(app)), base_url=BASE_URL)
+    async with client:
+        shopify = await new_source(api, "shopify")
+        click_id, _ = await add_click(app, link, SHOPIFY_ORDER_AT - timedelta(hours=1))
+        order = shopify_order(click_id, "note_attributes")
+        order["note_attributes"] += [{"name": "_ga", "value": GA_COOKIE}, {"name": "_fbp", "value": FBP}]
+        order["client_details"]["user_agent"] = UA
+        assert (await deliver(client, shopify, dumps(order), topic="orders/create")).status_code == 200
+        woo = await new_source(api, "woocommerce")
+        click_id, _ = await add_click(app, link, WOO_ORDER_AT - timedelta(hours=1))
+        order = woo_order(click_id)
+        order["meta_data"].append({"id": 13108, "key": "_ga", "value": "GA1.2.222333444.1490000000"})
+        assert (await deliver(client, woo, dumps(order))).status_code == 200
+    await drain(app.state.outbound_sender, lambda: _all_settled(app, 4))
+
+    hooks = {r.json()["data"]["external_id"]: r.json()["data"] for r in receiver.requests if r.path == "/hooks"}
+    assert hooks["450789469"]["customer_id"] == "207119551"  # Shopify's customer.id
+    assert hooks["727"]["customer_id"] is None  # WooCommerce's 0 is a guest
+    ga4 = {r.json()["events"][0]["params"]["transaction_id"]: r.json() for r in receiver.requests if r.path == "/mp/collect"}
+    assert ga4["450789469"]["client_id"] == "1180349341.1733270400"
+    assert ga4["727"]["client_id"] == "222333444.1490000000"
+    assert "timestamp_micros" not in ga4["727"]  # ordered in 2017: older than GA4's 72 hours, sent as of now
+    async with app.state.sessionmaker() as session:
+        signals = json.loads((await session.scalars(select(OutboxEvent.signals).order_by(OutboxEvent.id))).first())
+    assert signals["fbp"] == FBP and signals["user_agent"] == UA and signals["ga"] == GA_COOKIE
