@@ -303,16 +303,32 @@ async def test_retry_by_hand_and_secret_rotation(app, api, shop, receiver) -> No
     await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}"))
     [log] = await deliveries(api, f"/api/webhooks/{hook['id']}")
 
+    # A rotation: the old secret goes on signing beside the new one for a day.
     rotated = await api.post(f"/api/webhooks/{hook['id']}/rotate-secret")
     assert rotated.status_code == 200 and rotated.json()["secret"] != hook["secret"]
+    overlap = datetime.fromisoformat(rotated.json()["previous_secret_expires_at"]) - datetime.now(timezone.utc)
+    assert timedelta(hours=23) < overlap <= timedelta(hours=24)
     retried = await api.post(f"/api/webhooks/{hook['id']}/deliveries/{log['id']}/retry")
     assert retried.status_code == 202 and retried.json()["status"] == "pending"
     await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}"))
     first, again = receiver.requests
     assert again.headers["webhook-id"] == first.headers["webhook-id"]
+    assert len(again.headers["webhook-signature"].split(" ")) == 2
     Webhook(rotated.json()["secret"]).verify(again.body, again.headers)
-    with pytest.raises(Exception):
-        Webhook(hook["secret"]).verify(again.body, again.headers)  # the old secret ended at rotation
+    Webhook(hook["secret"]).verify(again.body, again.headers)
+
+    # After a leak: the old secret ends at once.
+    leaked = await api.post(f"/api/webhooks/{hook['id']}/rotate-secret", json={"previous_valid_hours": 0})
+    assert leaked.json()["previous_secret_expires_at"] is None
+    await api.post(f"/api/webhooks/{hook['id']}/deliveries/{log['id']}/retry")
+    await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}"))
+    last = receiver.requests[-1]
+    Webhook(leaked.json()["secret"]).verify(last.body, last.headers)
+    for old in (hook["secret"], rotated.json()["secret"]):
+        with pytest.raises(Exception, match="No matching signature"):
+            Webhook(old).verify(last.body, last.headers)
+    too_long = await api.post(f"/api/webhooks/{hook['id']}/rotate-secret", json={"previous_valid_hours": 1000})
+    assert too_long.status_code == 422
 
     assert (await api.post(f"/api/webhooks/{hook['id']}/deliveries/999999/retry")).status_code == 404
     assert (await api.post(f"/api/webhooks/999999/deliveries/{log['id']}/retry")).status_code == 404

@@ -32,6 +32,10 @@ class Destination(Base):
     send_hashed_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # After a rotation webhooks are signed with the old secret too, until then (Standard Webhooks'
+    # several signatures), so the receiver can switch without losing a delivery.
+    previous_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The circuit: failures in a row; past the threshold the destination rests until paused_until.
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -34,6 +34,7 @@ class Job:
     secret: str
     email_sha256: str | None = None
     test_event_code: str | None = None
+    previous_secret: str | None = None  # a webhook's old secret while a rotation overlaps
 
     @cached_property
     def order(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@ and integrations (GA4, Meta, TikTok). API key required."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
@@ -12,8 +13,8 @@ from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
 from clicktrail.outbound import service
 from clicktrail.outbound.schemas import (
-    DeliveryOut, IntegrationCreate, IntegrationOut, TestEventAnswer, TestEventRequest, WebhookCreate, WebhookOut,
-    WebhookWithSecret,
+    DeliveryOut, IntegrationCreate, IntegrationOut, SecretRotation, TestEventAnswer, TestEventRequest, WebhookCreate,
+    WebhookOut, WebhookWithSecret,
 )
 from clicktrail.outbound.sender import Policy, outbound_context, send_test
 from clicktrail.outbound.service import INTEGRATIONS, OutboundContext
@@ -61,9 +62,12 @@ async def delete_webhook(hook_id: IdPath, session: SessionDep) -> Response:
 
 
 @router.post("/webhooks/{hook_id}/rotate-secret")
-async def rotate_webhook_secret(hook_id: IdPath, session: SessionDep, ctx: ContextDep) -> WebhookWithSecret:
+async def rotate_webhook_secret(
+    hook_id: IdPath, session: SessionDep, ctx: ContextDep, data: Annotated[SecretRotation | None, Body()] = None,
+) -> WebhookWithSecret:
     """A new secret, shown once; every try from now on (pending ones too) is signed with it."""
-    return await service.rotate_webhook_secret(session, ctx, hook_id)
+    hours = (data or SecretRotation()).previous_valid_hours
+    return await service.rotate_webhook_secret(session, ctx, hook_id, timedelta(hours=hours))
 
 
 async def _deliveries(session: AsyncSession, destination_id: int, kinds: tuple[str, ...], page: PageParams) -> Page[DeliveryOut]:

@@ -38,6 +38,8 @@ class WebhookOut(BaseModel):
     events: list[EventType]
     created_at: datetime
     secret_rotated_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        None, description="Until then each delivery is signed with the previous secret as well.")
     circuit: CircuitOut
 
 
@@ -45,6 +47,13 @@ class WebhookWithSecret(WebhookOut):
     """Only creation and rotation show the secret."""
 
     secret: str
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # How long the old secret keeps signing too (0: it ends now, as after a leak); at most 7 days.
+    previous_valid_hours: int = Field(default=24, ge=0, le=168)
 
 
 class Ga4Create(BaseModel):

@@ -221,7 +221,8 @@ class Sender:
                 select(Delivery.id, Delivery.action, Delivery.email_sha256, Delivery.destination_id, Delivery.attempts,
                        Delivery.created_at, OutboxEvent.event_id, OutboxEvent.type, OutboxEvent.body,
                        OutboxEvent.signals, Destination.kind, Destination.url, Destination.account_id,
-                       Destination.secret_sealed)
+                       Destination.secret_sealed, Destination.previous_secret_sealed,
+                       Destination.previous_secret_until)
                 .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
                 .join(Destination, Destination.id == Delivery.destination_id)
                 .where(Delivery.id.in_(claimed))
@@ -230,7 +231,10 @@ class Sender:
         return [
             Claimed(Job(delivery_id=r.id, event_id=r.event_id, type=r.type, action=r.action, body=r.body,
                         signals=json.loads(r.signals), kind=r.kind, url=r.url, account_id=r.account_id,
-                        secret=self._ctx.sealer.open(r.secret_sealed), email_sha256=r.email_sha256),
+                        secret=self._ctx.sealer.open(r.secret_sealed), email_sha256=r.email_sha256,
+                        previous_secret=self._ctx.sealer.open(r.previous_secret_sealed)
+                        if r.previous_secret_sealed and r.previous_secret_until and r.previous_secret_until > now
+                        else None),
                     r.destination_id, r.attempts, r.created_at)
             for r in rows
         ]

@@ -67,8 +67,10 @@ def circuit_of(d: Destination) -> CircuitOut:
 
 
 def webhook_out(d: Destination, secret: str | None = None) -> WebhookOut:
+    overlap = d.previous_secret_until if d.previous_secret_until and d.previous_secret_until > utcnow() else None
     fields: dict[str, Any] = dict(id=d.id, url=d.url, events=(d.events or "").split(), created_at=d.created_at,
-                                  secret_rotated_at=d.secret_rotated_at, circuit=circuit_of(d))
+                                  secret_rotated_at=d.secret_rotated_at, previous_secret_expires_at=overlap,
+                                  circuit=circuit_of(d))
     return WebhookWithSecret(**fields, secret=secret) if secret else WebhookOut(**fields)
 
 
@@ -105,11 +107,15 @@ async def list_destinations(session: AsyncSession, kinds: tuple[str, ...], limit
     return list((await session.scalars(query)).all())
 
 
-async def rotate_webhook_secret(session: AsyncSession, ctx: OutboundContext, hook_id: int) -> WebhookWithSecret:
-    """A new secret, used from the next try on (pending deliveries included); the old one ends."""
+async def rotate_webhook_secret(session: AsyncSession, ctx: OutboundContext, hook_id: int,
+                                previous_valid: timedelta) -> WebhookWithSecret:
+    """A new secret, signing from the next try on (pending deliveries included); the old one signs
+    beside it for `previous_valid`, so the receiver can change over without losing a delivery."""
     hook = await get_destination(session, hook_id, ("webhook",))
-    secret = webhooks.new_secret()
-    hook.secret_sealed, hook.secret_rotated_at = ctx.sealer.seal(secret), utcnow()
+    secret, now = webhooks.new_secret(), utcnow()
+    hook.previous_secret_sealed = hook.secret_sealed if previous_valid else None
+    hook.previous_secret_until = now + previous_valid if previous_valid else None
+    hook.secret_sealed, hook.secret_rotated_at = ctx.sealer.seal(secret), now
     await session.flush()
     return webhook_out(hook, secret)  # type: ignore[return-value]
 

@@ -25,6 +25,8 @@ def build(job: Job, now: datetime | None = None) -> Outgoing:
     assert job.url is not None
     now = now or datetime.now(timezone.utc)
     signature = Webhook(job.secret).sign(job.event_id, now, job.body)
+    if job.previous_secret:  # space-separated signatures: the receiver's old or new secret matches
+        signature += " " + Webhook(job.previous_secret).sign(job.event_id, now, job.body)
     headers = {
         **JSON, "User-Agent": USER_AGENT, "webhook-id": job.event_id,
         "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature,

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column('send_hashed_email', sa.Boolean(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('secret_rotated_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('previous_secret_sealed', sa.Text(), nullable=True),
+        sa.Column('previous_secret_until', sa.DateTime(timezone=True), nullable=True),
         sa.Column('consecutive_failures', sa.Integer(), nullable=False),
         sa.Column('paused_until', sa.DateTime(timezone=True), nullable=True),
         sa.Column('last_error', sa.String(length=500), nullable=True),
