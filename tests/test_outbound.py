@@ -799,3 +799,33 @@ async def test_shopify_and_woocommerce_orders_carry_the_cookies_user_agent_and_c
     async with app.state.sessionmaker() as session:
         signals = json.loads((await session.scalars(select(OutboxEvent.signals).order_by(OutboxEvent.id))).first())
     assert signals["fbp"] == FBP and signals["user_agent"] == UA and signals["ga"] == GA_COOKIE
+
+
+async def test_the_deliveries_log_is_trimmed_but_purchases_are_remembered(app, api, shop, receiver) -> None:
+    hook = await new_webhook(api, f"{receiver.url}/hooks")
+    await shop.order("OLD-1")  # a webhook delivery only
+    await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}"))
+    integration = await new_integration(api, kind="ga4", measurement_id="G-TEST12345", api_secret="s")
+    receiver.default = 500
+    answer = await shop.order("OLD-2")  # a webhook and a purchase, both failing for now
+    await app.state.outbound_sender.run_once()
+
+    async def age(days: int) -> None:
+        async with app.state.sessionmaker() as session:
+            for event in (await session.scalars(select(OutboxEvent))).all():
+                event.created_at -= timedelta(days=days)
+            await session.commit()
+
+    await age(31)
+    assert await app.state.outbound_sender.prune() == 1  # OLD-1's: ended, past the 30 days
+    assert [d["status"] for d in await deliveries(api, f"/api/webhooks/{hook['id']}")] == ["pending"]
+    receiver.default = 200
+    await drain(app.state.outbound_sender, lambda: _all_settled(app, 2))
+    await age(31)
+    assert await app.state.outbound_sender.prune() == 0  # the purchase's row stays: it is the "once"
+    cancelled = {"order_id": "OLD-2", "amount": "49.90", "currency": "EUR", "status": "cancelled",
+                 "click_id": answer["attribution"]["click_id"]}
+    await deliver(shop.client, shop.source, dumps(cancelled))
+    await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}", 2))
+    assert [r.path for r in receiver.requests].count("/mp/collect") == 2  # one failed try, one purchase
+    assert len(await deliveries(api, f"/api/integrations/{integration['id']}")) == 1

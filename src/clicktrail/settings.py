@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     outbound_circuit_failures: int = Field(10, description="Failures in a row that pause a destination.")
     outbound_circuit_pause: float = Field(600.0, description="Seconds a paused destination rests.")
     outbound_lease: float = Field(60.0, description="Seconds a claimed try is someone's before it is retried.")
+    outbound_log_days: int = Field(30, description="Days finished deliveries stay in the deliveries log.")
 
     @field_validator("allowed_destination_hosts", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import secrets
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from urllib.parse import urljoin
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clicktrail.db import utcnow
@@ -39,6 +40,7 @@ MAX_REDIRECTS = 3
 BATCH = 100
 CONCURRENCY = 8  # more makes httpcore's pool bookkeeping (quadratic in waiting requests) the bottleneck
 GATHER = 0.02  # seconds a woken sender waits for more commits
+PRUNE_EVERY = 3600.0  # seconds between trims of the deliveries log
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,14 @@ class Policy:
     circuit_failures: int
     circuit_pause: timedelta
     lease: timedelta
+    log_kept: timedelta
 
     @classmethod
     def from_settings(cls, s: Settings) -> Policy:
         return cls(s.outbound_timeout, s.outbound_retry_base, s.outbound_retry_max_delay,
                    timedelta(seconds=s.outbound_retry_window), s.outbound_circuit_failures,
-                   timedelta(seconds=s.outbound_circuit_pause), timedelta(seconds=s.outbound_lease))
+                   timedelta(seconds=s.outbound_circuit_pause), timedelta(seconds=s.outbound_lease),
+                   timedelta(days=s.outbound_log_days))
 
     def backoff(self, attempts: int) -> float:
         """Seconds before try `attempts + 1`: doubling from retry_base, capped, with full jitter
@@ -295,9 +299,28 @@ class Sender:
             .values(paused_until=now + self._policy.circuit_pause)
         )
 
+    async def prune(self) -> int:
+        """Drop the events older than the log keeps whose every delivery has ended (their
+        deliveries go with them). An event with a delivery still pending stays, and so does one
+        that carried a purchase: its delivery row is what makes a platform get it once, however
+        late the order changes again. Returns how many went."""
+        cutoff = utcnow() - self._policy.log_kept
+        unfinished = select(Delivery.id).where(
+            Delivery.event_id == OutboxEvent.id, or_(Delivery.status == "pending", Delivery.action == "purchase"))
+        async with self._sessionmaker() as session:
+            gone = (await session.execute(
+                delete(OutboxEvent).where(OutboxEvent.created_at < cutoff, ~unfinished.exists())
+            )).rowcount
+            await session.commit()
+        return gone
+
     async def _run(self) -> None:
-        busy = 0
+        busy, pruned_at = 0, 0.0
         while True:
+            if time.monotonic() - pruned_at > PRUNE_EVERY:
+                pruned_at = time.monotonic()
+                with suppress(Exception):  # the log is trimmed next time instead
+                    await self.prune()
             if busy < BATCH:  # a full batch means more is due: go on at once
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
