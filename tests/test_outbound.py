@@ -12,6 +12,7 @@ themselves, so every try is one the test can count (one test lets it run on its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -829,3 +830,26 @@ async def test_the_deliveries_log_is_trimmed_but_purchases_are_remembered(app, a
     await drain(app.state.outbound_sender, settled(api, f"/api/webhooks/{hook['id']}", 2))
     assert [r.path for r in receiver.requests].count("/mp/collect") == 2  # one failed try, one purchase
     assert len(await deliveries(api, f"/api/integrations/{integration['id']}")) == 1
+
+
+async def test_an_endless_answer_is_read_only_as_far_as_the_log_shows(app, api, shop) -> None:
+    """A receiver that answers 500 with a body that never ends: the try ends, the log keeps its start."""
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            while True:
+                writer.write(b"1000\r\n" + b"x" * 4096 + b"\r\n")
+                await writer.drain()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        hook = await new_webhook(api, f"http://127.0.0.1:{port}/hooks")
+        await shop.order()
+        async with asyncio.timeout(5):
+            await app.state.outbound_sender.run_once()
+    finally:
+        server.close()
+    [log] = await deliveries(api, f"/api/webhooks/{hook['id']}")
+    assert log["last_status_code"] == 500 and log["last_error"] == "answered 500: " + "x" * 200

@@ -41,6 +41,7 @@ BATCH = 100
 CONCURRENCY = 8  # more makes httpcore's pool bookkeeping (quadratic in waiting requests) the bottleneck
 GATHER = 0.02  # seconds a woken sender waits for more commits
 PRUNE_EVERY = 3600.0  # seconds between trims of the deliveries log
+ANSWER_BYTES = 200  # of a failed answer's body, kept in the deliveries log
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,25 @@ async def send(client: httpx.AsyncClient, outgoing: Outgoing, allow_private: boo
         async with asyncio.timeout(timeout):
             for _hop in range(MAX_REDIRECTS + 1):
                 target = await addresses.resolve(url, allow_private)
-                response = await client.request(
+                request = client.build_request(
                     outgoing.method, target.pinned_url, content=outgoing.body,
                     headers={**outgoing.headers, "Host": _host_header(url)},
                     extensions={"sni_hostname": target.host},
                 )
+                response = await client.send(request, stream=True)
+                try:
+                    # What a receiver answers is read only as far as the log shows it: a
+                    # destination cannot fill the sender's memory with an endless body.
+                    head = await _first_bytes(response, ANSWER_BYTES)
+                finally:
+                    await response.aclose()
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue
                 if response.is_success:
                     return Outcome(True, response.status_code)
-                return Outcome(False, response.status_code, f"answered {response.status_code}: {response.text[:200]}")
+                text = head.decode("utf-8", errors="replace")
+                return Outcome(False, response.status_code, f"answered {response.status_code}: {text}")
             return Outcome(False, None, f"more than {MAX_REDIRECTS} redirects")
     except addresses.UnsafeURL as exc:
         return Outcome(False, None, f"refused: {exc}")
@@ -129,6 +138,15 @@ async def send_test(job: Job, ctx: OutboundContext, policy: Policy) -> Outcome:
     assert not isinstance(outgoing, Skip)  # a test order is always fresh
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=policy.timeout) as client:
         return await send(client, outgoing, ctx.allow_private, policy.timeout)
+
+
+async def _first_bytes(response: httpx.Response, limit: int) -> bytes:
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return head[:limit]
 
 
 def _host_header(url: str) -> str:
