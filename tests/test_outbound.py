@@ -853,3 +853,21 @@ async def test_an_endless_answer_is_read_only_as_far_as_the_log_shows(app, api, 
         server.close()
     [log] = await deliveries(api, f"/api/webhooks/{hook['id']}")
     assert log["last_status_code"] == 500 and log["last_error"] == "answered 500: " + "x" * 200
+
+
+async def test_the_taps_own_ad_click_ids_go_to_meta_and_tiktok(app, api, shop, receiver) -> None:
+    """A click that carried fbclid and ttclid on the short URL: the order needs no landing URL."""
+    await new_integration(api, kind="meta", pixel_id="1234567890", access_token="EAAtoken")
+    await new_integration(api, kind="tiktok", pixel_code="CTEST123ABC", access_token="tt-token")
+    click_id, clicked_at = await add_click(app, shop.link)
+    async with app.state.sessionmaker() as session:
+        click = await session.get(Click, click_id)
+        click.ad_click_ids = {"fbclid": "IwAR-from-the-tap", "ttclid": "E.C.P.tap"}
+        await session.commit()
+    body = {"order_id": "AD-1", "amount": "5.00", "currency": "EUR", "click_id": click_id,
+            "created_at": datetime.now(timezone.utc).isoformat()}
+    assert (await deliver(shop.client, shop.source, dumps(body))).status_code == 200
+    await drain(app.state.outbound_sender, lambda: _all_settled(app, 2))
+    sent = {r.path: r.json()["data"][0] for r in receiver.requests}
+    assert sent["/v21.0/1234567890/events"]["user_data"]["fbc"] == f"fb.1.{int(clicked_at.timestamp() * 1000)}.IwAR-from-the-tap"
+    assert sent["/open_api/v1.3/event/track/"]["user"]["ttclid"] == "E.C.P.tap"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 INTEGRATIONS = ("ga4", "meta", "tiktok")
 PAID = ("paid", "partially_refunded", "refunded")  # an order that was paid, whatever came back since
 SIGNAL_KEYS = ("ga", "fbp", "fbc", "ttp", "user_agent", "customer_id")
+AD_CLICK_IDS = ("fbclid", "ttclid", "gclid")  # of a click: Meta's fbc and TikTok's ttclid are built from them
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ def _ad_click_ids(url: str | None) -> dict[str, str]:
         query = dict(parse_qsl(urlsplit(url).query))
     except ValueError:
         return {}
-    return {k: query[k][:500] for k in ("fbclid", "ttclid", "gclid") if query.get(k)}
+    return {k: query[k][:500] for k in AD_CLICK_IDS if query.get(k)}
 
 
 async def order_changed(session: AsyncSession, order: Order, before: OrderState | None, data: OrderData | None = None) -> None:
@@ -320,7 +321,8 @@ def _deliveries(d: Any, event: OutboxEvent, order: Order, refund_minor: int, ema
 
 
 _LINK_AND_CLICK = (
-    select(Link.destination_url, Link.utm_medium, Campaign.name, Click.occurred_at, Click.user_agent)
+    select(Link.destination_url, Link.utm_medium, Campaign.name, Click.occurred_at, Click.user_agent,
+           Click.ad_click_ids)
     .outerjoin(Campaign, Campaign.id == Link.campaign_id)
     .outerjoin(Click, Click.click_id == bindparam("click_id"))
     .where(Link.id == bindparam("link_id"))
@@ -338,6 +340,8 @@ async def _snapshot(session: AsyncSession, order: Order, shop_signals: dict[str,
     if link is not None and link.occurred_at is not None:
         signals["clicked_at"] = link.occurred_at.isoformat()
         signals.setdefault("user_agent", link.user_agent)
+        # The ids the tap itself carried (the short URL's query) are the platforms' own record.
+        signals.update({k: v for k, v in (link.ad_click_ids or {}).items() if k in AD_CLICK_IDS and v})
     signals["page_url"] = order.landing_url or (link.destination_url if link else None)
     signals["medium"] = link.utm_medium if link else None
     signals["changed_at"] = now.isoformat()

@@ -2,7 +2,7 @@
 GA4, Meta, TikTok) through an outbox written with the order
 
 Revision ID: 4c8e1f7a2b90
-Revises: b7c3d9e1f012
+Revises: 4c1d7e9a2b60
 Create Date: 2026-12-04 01:40:00.000000
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '4c8e1f7a2b90'
-down_revision: str | None = 'b7c3d9e1f012'
+down_revision: str | None = '4c1d7e9a2b60'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
