@@ -33,12 +33,19 @@ async def _new_link(base: str, key: str, **fields) -> dict:
         return made.json()
 
 
+REFUSED_MID_SEND = 0
+
+
 def _raw_tap(port: int, path: str, user_agent: bytes) -> int:
-    """One request as an attacker sends it: raw bytes, then the connection closed."""
+    """One request as an attacker sends it: raw bytes, then the connection closed. The server
+    may answer 431 and close while the rest is still being sent: then the send breaks off."""
     request = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + user_agent + b"\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(request)
-        return int(s.recv(64).split(b" ")[1])
+        try:
+            s.sendall(request)
+            return int(s.recv(64).split(b" ")[1])
+        except (BrokenPipeError, ConnectionResetError):
+            return REFUSED_MID_SEND
 
 
 def test_forty_one_megabyte_user_agents_cost_no_memory_and_never_stall_healthz(backend, tmp_path: Path) -> None:
@@ -78,7 +85,8 @@ def test_forty_one_megabyte_user_agents_cost_no_memory_and_never_stall_healthz(b
             prober.join()
             grown_kib = rss_kib(process.pid) - before
     print(f"memory grew by {grown_kib} KiB; /healthz at worst {worst * 1000:.0f} ms")
-    assert set(statuses) == {431}  # headers over 16 KiB: refused before anything holds them
+    # Headers over 16 KiB: refused (431, or cut off mid-send) before anything holds them.
+    assert set(statuses) <= {431, REFUSED_MID_SEND} and 431 in statuses
     assert grown_kib < 30 * 1024, f"memory grew by {grown_kib} KiB"
     assert worst < 0.5, f"/healthz took {worst:.3f} s"
 
