@@ -19,6 +19,7 @@ from clicktrail.openapi import install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.clicks.country import CountryLookup
+from clicktrail.links.card_router import router as card_image_router
 from clicktrail.clicks.recorder import Recorder
 from clicktrail.clicks.router import router as clicks_router
 from clicktrail.clicks.visitors import VisitorHasher
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/ct.js", ct_js, methods=["GET"], include_in_schema=False)
     app.include_router(reports_router)
     app.include_router(outbound_router)
+    app.include_router(card_image_router)  # last: /{code}/preview.jpg must not shadow any route
     return app
 
 

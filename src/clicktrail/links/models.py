@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
@@ -43,6 +43,8 @@ class Link(Base):
     utm_term: Mapped[str | None] = mapped_column(String(255))
     coupon_code: Mapped[str | None] = mapped_column(String(100))
     referrer: Mapped[str | None] = mapped_column(String(255))
+    # Shown beside the channel: which group, post or placement of that channel this link is for.
+    label: Mapped[str | None] = mapped_column(String(100))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     max_clicks: Mapped[int | None] = mapped_column(Integer)
     # Person clicks so far (previews and bots excluded), kept by the recorder for max_clicks.
@@ -51,5 +53,25 @@ class Link(Base):
     # conditional UPDATE per tap, so the limit is exact across workers and hosts.
     admitted_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The preview card chat apps draw for this link; a link without a title has no card (and its
+    # redirect never classifies for it). Kept on the row, so the redirect's one lookup has it.
+    preview_title: Mapped[str | None] = mapped_column(String(200))
+    preview_description: Mapped[str | None] = mapped_column(String(500))
+    preview_image_url: Mapped[str | None] = mapped_column(String(2048))  # an image hosted elsewhere
+    # Digest of the uploaded image (LinkPreviewImage), None without one: names its version in
+    # og:image, so the long-cached /{code}/preview.jpg changes URL when the image changes.
+    preview_image_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LinkPreviewImage(Base):
+    """An uploaded card image, re-encoded as a 1200x630 JPEG; apart from links so that loading a
+    link never loads its image."""
+
+    __tablename__ = "link_preview_images"
+
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

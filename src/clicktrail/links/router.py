@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from pydantic import Field
+
+import asyncio
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
-from clicktrail.links import service
+from clicktrail.links import previews, service
+from clicktrail.links.card_image import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, NotAnImage, card_image
+from clicktrail.links.uploads import read_capped
 from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
 from clicktrail.redirect.cache import links_changed
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
@@ -137,3 +141,21 @@ async def link_qr(
     if download:
         headers["Content-Disposition"] = f'attachment; filename="clicktrail-{out.code}.{format}"'
     return Response(render_qr(out.short_url, format), media_type=MEDIA_TYPES[format], headers=headers)
+
+
+@router.put("/links/{link_id}/preview-image", responses={413: {}, 415: {}, 409: {}})
+async def put_preview_image(link_id: int, request: Request, session: SessionDep, ctx: ContextDep) -> LinkOut:
+    """The card's image: a PNG, JPEG or WebP body of at most 5 MB, stored as a 1200x630 JPEG."""
+    link = await service.get_link(session, link_id)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ACCEPTED_TYPES:
+        raise HTTPException(415, detail="send the image as image/png, image/jpeg or image/webp")
+    data = await read_capped(request, MAX_UPLOAD_BYTES, "an image of at most 5 MB")
+    try:
+        # Decoding and re-encoding takes tens of milliseconds: off the event loop, so taps don't wait.
+        image = await asyncio.to_thread(card_image, data)
+    except NotAnImage as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    await previews.store_image(session, link, image)
+    await _links_changed(request, session, link)
+    return ctx.out(link)

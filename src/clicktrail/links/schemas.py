@@ -10,6 +10,28 @@ from clicktrail.vocabulary import CHANNELS, Channel
 UtmValue = Field(default=None, min_length=1, max_length=255)
 
 
+class PreviewIn(BaseModel):
+    """The card chat apps draw for a link: what the link answers their preview fetchers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=500)
+    image_url: str | None = Field(
+        default=None, min_length=1, max_length=2048,
+        description="An image hosted elsewhere; leave it out to keep an uploaded one (PUT .../preview-image).",
+    )
+
+
+class PreviewOut(BaseModel):
+    title: str
+    description: str | None
+    image_url: str | None = Field(description="The uploaded image at /{code}/preview.jpg, else the given URL.")
+
+
+Label = Field(default=None, min_length=1, max_length=100)
+
+
 class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,6 +65,8 @@ class LinkCreate(BaseModel):
     referrer: str | None = Field(default=None, min_length=1, max_length=255)
     expires_at: Moment | None = None
     max_clicks: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    label: str | None = Label
+    preview: PreviewIn | None = None
 
 
 
@@ -60,6 +84,8 @@ class LinkUpdate(BaseModel):
     expires_at: Moment | None = None
     max_clicks: int | None = Field(default=None, ge=1, le=2**31 - 1)
     disabled: bool | None = None
+    label: str | None = Label
+    preview: PreviewIn | None = Field(default=None, description="The new card; null removes it (and its image).")
 
 
 
@@ -86,6 +112,8 @@ class LinkOut(BaseModel):
     max_clicks: int | None
     disabled: bool
     clicks: int
+    label: str | None
+    preview: PreviewOut | None
 
 
 class CampaignOut(BaseModel):

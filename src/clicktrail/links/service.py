@@ -16,8 +16,8 @@ from clicktrail.clicks.models import Click
 from clicktrail.errors import Conflict, Invalid, NotFound, violates_unique
 from clicktrail.links.codes import CodeCodec, new_nonce, slug_problem
 from clicktrail.links.destinations import destination_problem
-from clicktrail.links.models import Campaign, Link
-from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
+from clicktrail.links.models import Campaign, Link, LinkPreviewImage
+from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkOut, LinkUpdate, PreviewIn, PreviewOut, ReferralCreate
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import default_utm_medium
 
@@ -39,6 +39,17 @@ class LinkContext:
     def code_of(self, link: Link) -> str:
         return link.slug or self.codec.encode(link.id, link.nonce)
 
+    def short_url(self, link: Link) -> str:
+        return f"{self.base_url}/{self.code_of(link)}"
+
+    def preview_of(self, link: Link) -> PreviewOut | None:
+        if link.preview_title is None:
+            return None
+        image = link.preview_image_url
+        if link.preview_image_version:
+            image = f"{self.short_url(link)}/preview.jpg?v={link.preview_image_version}"
+        return PreviewOut(title=link.preview_title, description=link.preview_description, image_url=image)
+
     def out(self, link: Link) -> LinkOut:
         code = self.code_of(link)
         return LinkOut(
@@ -56,7 +67,17 @@ class LinkContext:
             max_clicks=link.max_clicks,
             disabled=link.disabled,
             clicks=link.click_count,
+            label=link.label,
+            preview=self.preview_of(link),
         )
+
+    def check_preview(self, preview: PreviewIn, field: tuple[str, ...] = ("preview",)) -> PreviewIn:
+        if preview.image_url is not None:
+            # Chat apps fetch it, not us: any absolute http(s) URL will do, ours included.
+            problem = destination_problem(preview.image_url, [])
+            if problem:
+                raise Invalid((*field, "image_url"), problem)
+        return preview
 
     def check_destination(self, url: str, field: str | tuple[str | int, ...] = "destination_url") -> str:
         problem = destination_problem(url, self.allowed_hosts, urlsplit(self.base_url).netloc)
@@ -214,9 +235,24 @@ async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate)
     link = Link(
         campaign_id=data.campaign_id, destination_url=destination, channel=data.channel, slug=data.slug,
         coupon_code=coupon, referrer=data.referrer, expires_at=data.expires_at, max_clicks=data.max_clicks,
-        **utm,
+        label=data.label.strip() if data.label else None, **utm,
     )
+    if data.preview is not None:
+        set_preview(link, ctx.check_preview(data.preview))
     return await _new_link(session, ctx, link)
+
+
+def set_preview(link: Link, preview: PreviewIn | None) -> None:
+    """Give the link this card (None: no card). An uploaded image stays unless another is named."""
+    if preview is None:
+        link.preview_title = link.preview_description = link.preview_image_url = None
+        link.preview_image_version = None
+        return
+    link.preview_title = preview.title.strip()
+    link.preview_description = preview.description.strip() if preview.description else None
+    if preview.image_url is not None:
+        link.preview_image_url = preview.image_url
+        link.preview_image_version = None
 
 
 async def create_referrals(
@@ -266,6 +302,14 @@ async def update_link(session: AsyncSession, ctx: LinkContext, link_id: int, dat
         ctx.check_destination(changes["destination_url"])
     if changes.get("disabled", False) is None:
         raise Invalid("disabled", "disabled is true or false")
+    if "preview" in changes:
+        changes.pop("preview")
+        if data.preview is not None:
+            ctx.check_preview(data.preview)
+        had_image = link.preview_image_version is not None
+        set_preview(link, data.preview)
+        if had_image and link.preview_image_version is None:
+            await session.execute(delete(LinkPreviewImage).where(LinkPreviewImage.link_id == link.id))
     for field, value in changes.items():
         setattr(link, field, value)
     await _flush(session)

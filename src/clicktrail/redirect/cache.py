@@ -19,6 +19,7 @@ from clicktrail.db import on_commit
 from clicktrail.links.codes import CodeCodec
 from clicktrail.redirect.destination import Target
 from clicktrail.redirect.lookup import find_link_by_code
+from clicktrail.redirect.preview import Card, card_of
 
 NOTIFY_CHANNEL = "clicktrail_links"
 MAX_LINKS = 50_000  # found links kept; each entry holds at most a 2,048-character destination
@@ -39,9 +40,11 @@ class CachedLink:
     disabled: bool
     # The database said the click limit is reached: no further person gets through.
     exhausted: bool = False
+    card: Card | None = None  # the preview card fetchers get instead of the redirect
 
     def size(self) -> int:
-        return _ENTRY_OVERHEAD + len(self.target.prefix) + len(self.target.fragment) + sum(map(len, self.target.keys))
+        return (_ENTRY_OVERHEAD + len(self.target.prefix) + len(self.target.fragment) + sum(map(len, self.target.keys))
+                + (self.card.size() if self.card is not None else 0))
 
 
 _ADMIT = text(
@@ -154,6 +157,7 @@ class LinkCache:
             max_clicks=link.max_clicks,
             disabled=link.disabled,
             exhausted=link.max_clicks is not None and link.admitted_clicks >= link.max_clicks,
+            card=card_of(link),
         )
 
     async def admit(self, link: CachedLink) -> bool:

@@ -24,7 +24,7 @@ from clicktrail.clicks.ids import new_click_id
 from clicktrail.clicks.recorder import Hit, Recorder
 from clicktrail.clicks.visitors import COOKIE_MAX_AGE, COOKIE_NAME, VisitorHasher
 from clicktrail.intake import REFERER_CHARS, USER_AGENT_CHARS, InputGuard, headers_too_large, send_json
-from clicktrail.redirect import pages
+from clicktrail.redirect import pages, preview
 from clicktrail.redirect.cache import LinkCache
 
 log = logging.getLogger("clicktrail.redirect")
@@ -130,6 +130,8 @@ class ShortLinks:
                 if not admitted:
                     await pages.gone()(scope, receive, send)
                     return
+        if link.card is not None and kind is None:  # only links with a card: fetchers get it
+            kind, app = preview.kind_for_card(user_agent, is_head)
 
         query = scope["query_string"]
         passed, is_qr = None, False
@@ -152,6 +154,9 @@ class ShortLinks:
             country if country and country.isascii() and country.isalpha() else None,
             is_qr, is_head, now, kind, app, client_ip, query,
         ))
+        if link.card is not None and kind != "click":
+            await preview.send_card(send, link.card, f"{state.settings.base_url}/{code}", is_head)
+            return
         headers = [
             (b"location", link.target.location(self._click_param, click_id, passed).encode("latin-1")),
             (b"cache-control", b"private, no-store"),
