@@ -13,6 +13,8 @@ from hashids import Hashids
 
 NONCE_BITS = 24  # one guess in 16.7 million per link id: codes stay short (about 8 characters)
 SLUG_RE = re.compile(r"[A-Za-z0-9_-]{3,64}")  # always fullmatch: "$" would let a trailing newline in
+# Codes brought over from another shortener are kept even when shorter (YOURLS counts up from "1").
+IMPORTED_SLUG_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch too
 MAX_ID = 2**31 - 1  # the links.id column (INTEGER on PostgreSQL)
 RESERVED_SLUGS = frozenset(
     {
@@ -44,9 +46,11 @@ def new_nonce() -> int:
     return secrets.randbits(NONCE_BITS)
 
 
-def slug_problem(slug: str) -> str | None:
-    """Why a vanity slug cannot be used, or None."""
-    if not SLUG_RE.fullmatch(slug):
+def slug_problem(slug: str, imported: bool = False) -> str | None:
+    """Why a vanity slug (or, `imported`, another shortener's code) cannot be used, or None."""
+    if imported and not IMPORTED_SLUG_RE.fullmatch(slug):
+        return f"the code '{slug[:80]}' is not 1 to 64 letters, digits, '-' or '_'"
+    if not imported and not SLUG_RE.fullmatch(slug):
         return "a slug is 3 to 64 letters, digits, '-' or '_'"
     if slug.lower() in RESERVED_SLUGS:
         return f"'{slug}' is reserved"

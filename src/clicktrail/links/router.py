@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 import asyncio
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
-from clicktrail.links import previews, service
+from clicktrail.links import bulk, previews, service
+from clicktrail.links.csv_formats import ImportFormat
 from clicktrail.links.card_image import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, NotAnImage, card_image
 from clicktrail.links.uploads import read_capped
 from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
@@ -101,6 +103,69 @@ async def list_links(
     )
     more = len(links) == page.limit
     return Page(items=[ctx.out(l) for l in links], next_cursor=encode_cursor(links[-1].id) if more else None)
+
+
+CSV_TYPES = {"text/csv", "text/plain", "application/csv", "application/vnd.ms-excel", "application/octet-stream"}
+
+
+def _csv_body(request: Request) -> None:
+    media = request.headers.get("content-type", "text/csv").split(";")[0].strip().lower()
+    if media not in CSV_TYPES:
+        raise HTTPException(415, detail="send the file as text/csv")
+
+
+def _refused(exc: bulk.Refused) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail()}, 422)
+
+
+@router.post("/links/import", status_code=201, responses={422: {"description": "every bad line, nothing stored"}})
+async def import_links(
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    format: Annotated[ImportFormat, Query(description="whose export the body is")],
+    campaign_id: int | None = None,
+    channel: Channel | None = Query(None, description="the channel of every link (clicktrail rows may name their own)"),
+    domain: Annotated[str | None, Query(max_length=255, description="the short domain (for now: the base URL's host)")] = None,
+) -> Any:
+    """Links from another shortener's CSV export (body `text/csv`), up to 10,000 rows, each keeping
+    its old code as its slug: every row is made or none (422 naming every bad line)."""
+    _csv_body(request)
+    try:
+        bulk.check_domain(ctx, domain)
+        rows = await bulk.read_rows(request.stream(), format)
+        links = await bulk.import_links(session, ctx, rows, campaign_id=campaign_id, channel=channel)
+    except bulk.Refused as exc:
+        return _refused(exc)
+    await bulk.new_codes(session, request.app.state.link_cache, [ctx.code_of(link) for link in links])
+    return {"created": len(links), "items": [ctx.out(link) for link in links]}
+
+
+@router.get("/links/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+async def export_links(
+    request: Request, ctx: ContextDep, campaign_id: int | None = None, channel: Channel | None = None
+) -> StreamingResponse:
+    """Every link as CSV (the columns `format=clicktrail` imports), streamed."""
+    rows = bulk.export_csv(request.app.state.sessionmaker, ctx, campaign_id, channel)
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="clicktrail-links.csv"', "Cache-Control": "private, no-store"})
+
+
+@router.post("/campaigns/{campaign_id}/links", status_code=201)
+async def campaign_links_from_csv(
+    campaign_id: int, request: Request, session: SessionDep, ctx: ContextDep
+) -> Any:
+    """The campaign's links from `channel,label` lines (body `text/csv`): one link per line."""
+    _csv_body(request)
+    raw = await read_capped(request, 2_000_000, "at most 2 MB of channel,label lines")
+    try:
+        links = await bulk.channel_links(session, ctx, campaign_id, raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return JSONResponse({"detail": "the body is not UTF-8 text"}, 422)
+    except bulk.Refused as exc:
+        return _refused(exc)
+    await _links_changed(request, session, *links)
+    return {"created": len(links), "items": [ctx.out(link) for link in links]}
 
 
 @router.get("/links/{link_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.links.codes import SLUG_RE, CodeCodec
+from clicktrail.links.codes import IMPORTED_SLUG_RE, CodeCodec
 from clicktrail.links.models import Link
 
 
@@ -16,6 +16,7 @@ async def find_link_by_code(session: AsyncSession, codec: CodeCodec, code: str) 
         link = await session.get(Link, link_id)
         if link is not None and link.nonce == nonce and link.slug is None:
             return link
-    if SLUG_RE.fullmatch(code):  # anything else is no slug: no query for it
+    # Anything else is no slug: no query for it. (Imported codes may be shorter than vanity slugs.)
+    if IMPORTED_SLUG_RE.fullmatch(code):
         return await session.scalar(select(Link).where(Link.slug == code))
     return None
