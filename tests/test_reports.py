@@ -64,7 +64,8 @@ def utc(text: str) -> datetime:
 def row(key, clicks=0, uv=0, previews=0, bots=0, orders=0, revenue=None, rate=None, rpc=None, **extra) -> dict:
     return {
         "key": key, **extra, "clicks": clicks, "unique_visitors": uv, "previews": previews, "bots": bots,
-        "orders": orders, "revenue": revenue or {}, "conversion_rate": rate, "revenue_per_click": rpc or {},
+        "orders": orders, "revenue": revenue or {}, "conversion_rate": rate,
+        "taps_per_share": round(clicks / previews, 6) if previews else None, "revenue_per_click": rpc or {},
     }
 
 
@@ -182,7 +183,7 @@ async def check_csv(api: httpx.AsyncClient, url: str, report: dict, columns: lis
     assert accepted.headers["content-type"].startswith("text/csv") and accepted.text == response.text
 
 
-NUMS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate"]
+NUMS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate", "taps_per_share"]
 
 
 async def test_campaign_report_every_grouping(app, api: httpx.AsyncClient) -> None:
@@ -193,6 +194,9 @@ async def test_campaign_report_every_grouping(app, api: httpx.AsyncClient) -> No
         row("instagram", **REF), row("sms", **SMS), row("telegram", **TG), row("whatsapp", **WA),
     ]
     assert by_channel["totals"] == LAUNCH_TOTALS
+    # Taps per share: clicks per preview (4 taps on the WhatsApp link, 1 preview), null without previews.
+    taps = {r["key"]: r["taps_per_share"] for r in by_channel["rows"]}
+    assert taps["whatsapp"] == 4.0 and taps["telegram"] == 3.0 and taps["sms"] is None
     assert by_channel["campaign"]["name"] == "Launch" and by_channel["group_by"] == "channel"
     assert (by_channel["from"], by_channel["to"], by_channel["tz"]) == (
         "2026-03-27T23:00:00+00:00", "2026-03-30T22:00:00+00:00", "Europe/Paris")
@@ -247,7 +251,8 @@ async def test_overview_forwarding_and_unattributed(app, api: httpx.AsyncClient)
     overview = await get_json(api, f"/api/reports/overview?{PARIS}")
     assert overview["rows"] == [
         row(s["launch"], name="Launch", slug="launch", **{k: v for k, v in zip(
-            ("clicks", "uv", "previews", "bots", "orders", "revenue", "rate", "rpc"), LAUNCH_TOTALS.values())}),
+            ("clicks", "uv", "previews", "bots", "orders", "revenue", "rate", "rpc"),
+                [v for k, v in LAUNCH_TOTALS.items() if k != "taps_per_share"])}),
         row(s["other"], name='Other, "quoted"', slug="other-quoted", clicks=1, uv=1, previews=1, orders=1,
             revenue={"EUR": "10.00"}, rate=1.0, rpc={"EUR": "10.0000"}),
     ]

@@ -17,7 +17,7 @@ from clicktrail.params import IdFilter, IdPath
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[Depends(require_api_key)])
 
-NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate"]
+NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate", "taps_per_share"]
 
 
 def _invalid(field: str, message: str) -> HTTPException:

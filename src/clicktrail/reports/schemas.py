@@ -20,6 +20,9 @@ class Numbers(BaseModel):
     orders: int = Field(description="Attributed orders, cancelled ones excluded.")
     revenue: dict[str, str] = Field(description="Net of refunds, per currency, exact decimal strings.")
     conversion_rate: float | None = Field(description="orders / unique_visitors; null without visitors.")
+    taps_per_share: float | None = Field(
+        description="clicks / previews: people who tapped per chat preview drawn (each share in a chat "
+        "draws one); null without previews.")
     revenue_per_click: dict[str, str] = Field(description="revenue / clicks per currency; {} without clicks.")
 
 

@@ -61,6 +61,7 @@ class Metrics:
             "orders": self.orders,
             "revenue": self.revenue_out(),
             "conversion_rate": round(self.orders / self.unique_visitors, RATE_PLACES) if self.unique_visitors else None,
+            "taps_per_share": round(self.clicks / self.previews, RATE_PLACES) if self.previews else None,
             "revenue_per_click": {
                 currency: per_click(minor, currency, self.clicks) for currency, minor in sorted(self.revenue.items())
             } if self.clicks else {},

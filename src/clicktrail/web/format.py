@@ -40,6 +40,11 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+def ratio(value: float | None) -> str:
+    """Taps per share: 2.5 → "2.5"; None (nothing shared) → "—"."""
+    return "—" if value is None else f"{value:,.1f}"
+
+
 def money(amount: object, currency: str) -> str:
     """("1234.5", "EUR") → "€1,234.50"; negative amounts keep their sign in front."""
     try:
@@ -83,6 +88,7 @@ def day_label(iso_day: str) -> str:
 FILTERS = {
     "number": number,
     "percent": percent,
+    "ratio": ratio,
     "money": money,
     "revenue": revenue,
     "channel_name": channel_name,

@@ -16,7 +16,7 @@ from clicktrail.web.format import channel_name, money, number
 __all__ = ["Period", "PeriodError", "parse_period", "overview", "campaign_numbers", "CampaignNumbers"]
 
 ZERO: dict[str, Any] = {"clicks": 0, "unique_visitors": 0, "previews": 0, "bots": 0, "orders": 0,
-                        "revenue": {}, "conversion_rate": None, "revenue_per_click": {}}
+                        "revenue": {}, "conversion_rate": None, "taps_per_share": None, "revenue_per_click": {}}
 
 
 async def overview(session: AsyncSession, period: Period) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
@@ -28,6 +28,7 @@ async def overview(session: AsyncSession, period: Period) -> tuple[dict[int, dic
 class CampaignNumbers:
     totals: dict[str, Any]
     by_link: dict[int, dict[str, Any]]
+    by_channel: list[dict[str, Any]] = field(default_factory=list)  # rows with previews: taps per share
     daily: Any = None
     revenue_chart: Any = None
     apps_chart: Any = None
@@ -47,6 +48,7 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
     numbers = CampaignNumbers(totals=totals, by_link={r["key"]: r for r in by_link["rows"] if r["key"] is not None},
                               visitors_estimated=by_link["unique_visitors_estimated"])
 
+    numbers.by_channel = [r for r in by_channel["rows"] if r["previews"]]
     days = by_day["rows"]
     if totals["clicks"] or totals["orders"]:
         numbers.daily = daily_chart([r["key"] for r in days], [r["clicks"] for r in days], [r["orders"] for r in days])

@@ -47,7 +47,7 @@ from clicktrail.web.templating import HERE, flash, render
 router = APIRouter(include_in_schema=False)
 
 CSV_REPORTS = {"channel": "by channel", "link": "by link", "app": "by app", "day": "by day", "forwarding": "forwarding"}
-NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate"]
+NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate", "taps_per_share"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
