@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     loop_monitor: bool = Field(False, description="Log the worst event-loop stall at shutdown (benchmarks).")
     # --- sales out (outbound/): endpoints, the sender's pace, retries and circuit ---------------
     outbound_allow_private: bool = Field(
-        False, description="Let webhooks reach http and private/loopback addresses (never link-local)."
+        False, description="Let webhooks, and card copying, reach http and private/loopback addresses (never link-local)."
     )
     ga4_collect_url: str = Field("https://www.google-analytics.com/mp/collect")
     meta_graph_url: str = Field("https://graph.facebook.com/v21.0")

@@ -143,10 +143,15 @@ async def import_links(
 
 @router.get("/links/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
 async def export_links(
-    request: Request, ctx: ContextDep, campaign_id: int | None = None, channel: Channel | None = None
+    request: Request, campaign_id: int | None = None, channel: Channel | None = None
 ) -> StreamingResponse:
     """Every link as CSV (the columns `format=clicktrail` imports), streamed."""
-    rows = bulk.export_csv(request.app.state.sessionmaker, ctx, campaign_id, channel)
+    return links_csv(request, campaign_id, channel)
+
+
+def links_csv(request: Request, campaign_id: int | None = None, channel: str | None = None) -> StreamingResponse:
+    """The links export as a download, for the API and the web app alike."""
+    rows = bulk.export_csv(request.app.state.sessionmaker, request.app.state.link_context, campaign_id, channel)
     return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="clicktrail-links.csv"', "Cache-Control": "private, no-store"})
 

@@ -33,7 +33,7 @@ from clicktrail.redirect.cache import links_changed
 from clicktrail.reports.export import to_csv
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import CHANNELS
-from clicktrail.web import outbound, reporting, sources
+from clicktrail.web import bulk_pages, cards, outbound, reporting, sources
 from clicktrail.web.countries import clicks_by_country
 from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
@@ -55,7 +55,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     # Each route goes on the app itself, not through include_router: the short-link front door
     # knows only the app's own single-segment paths (/login, /setup, /settings), and would
     # otherwise take them for codes.
-    for route in router.routes:
+    # The bulk pages first: /links/import must not be taken for /links/{link_id}.
+    for route in [*bulk_pages.router.routes, *cards.router.routes, *router.routes]:
         assert isinstance(route, APIRoute)
         app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods), name=route.name,
                           include_in_schema=False)
@@ -408,6 +409,8 @@ async def _link_page(request: Request, session: SessionDep, user: User, link: Li
     campaign = await session.get(Campaign, link.campaign_id) if link.campaign_id else None
     extra.setdefault("values", _link_values(link))
     extra.setdefault("countries", await clicks_by_country(session, link_id=link.id))
+    extra.setdefault("card_values", cards.card_values(link))
+    extra = {**cards.card_context(request, link), **extra}
     return render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
                   kinds=kinds, campaign=campaign, state=_state(link), **extra)
 

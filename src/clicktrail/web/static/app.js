@@ -62,3 +62,34 @@
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll(".chart-scroll").forEach(function (box) { box.scrollLeft = box.scrollWidth; });
 });
+
+// The link page's card mock-ups follow what is typed (and a chosen image) as it is typed.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-card-form]");
+  var previews = document.querySelector("[data-card-previews]");
+  if (!form || !previews) { return; }
+  var chosen = null;
+  function show(name, value) {
+    previews.querySelectorAll('[data-card-show="' + name + '"]').forEach(function (el) {
+      if (name === "image") {
+        if (value) { el.src = value; el.hidden = false; } else { el.removeAttribute("src"); el.hidden = true; }
+      } else {
+        el.textContent = value || (name === "title" ? "Your title" : "");
+      }
+    });
+  }
+  function field(name) { return form.querySelector('[data-card-field="' + name + '"]'); }
+  function update() {
+    show("title", field("title").value.trim());
+    show("description", field("description").value.trim());
+    show("image", chosen || field("image").value.trim() || previews.getAttribute("data-uploaded"));
+  }
+  form.addEventListener("input", update);
+  field("file").addEventListener("change", function (event) {
+    var file = event.target.files && event.target.files[0];
+    if (chosen) { URL.revokeObjectURL(chosen); }
+    chosen = file ? URL.createObjectURL(file) : null;
+    update();
+  });
+})();
