@@ -132,6 +132,8 @@ async def test_uploaded_image_becomes_a_1200x630_jpeg_served_with_long_cache(app
         assert (jpeg.format, jpeg.size, jpeg.mode) == ("JPEG", (1200, 630), "RGB")
     again = await client.get(image_url.removeprefix(BASE_URL), headers={"if-none-match": served.headers["etag"]})
     assert again.status_code == 304
+    probe = await client.head(image_url.removeprefix(BASE_URL))  # fetchers check the image before drawing it
+    assert probe.status_code == 200 and probe.headers["content-type"] == "image/jpeg"
     tags = meta_tags((await client.get(f"/{link['code']}", headers={"user-agent": FETCHERS["whatsapp"]})).text)
     assert tags["og:image"] == image_url and tags["og:image:width"] == "1200"
 

@@ -13,7 +13,7 @@ router = APIRouter(tags=["links"])
 YEAR = 365 * 24 * 3600
 
 
-@router.get("/{code}/preview.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+@router.api_route("/{code}/preview.jpg", methods=["GET", "HEAD"], response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def preview_image(code: str, request: Request, session: SessionDep, v: str | None = None) -> Response:
     """The image of the link's preview card, a 1200x630 JPEG. Cards name it with `?v=<version>`:
     that URL never changes content, so it may be cached for a year."""
