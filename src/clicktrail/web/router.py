@@ -411,8 +411,9 @@ async def _link_page(request: Request, session: SessionDep, user: User, link: Li
     extra.setdefault("countries", await clicks_by_country(session, link_id=link.id))
     extra.setdefault("card_values", cards.card_values(link))
     extra = {**cards.card_context(request, link), **extra}
-    return render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
+    page = render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
                   kinds=kinds, campaign=campaign, state=_state(link), **extra)
+    return cards.allow_card_images(page)
 
 
 @router.get("/links/{link_id}")
