@@ -56,7 +56,7 @@ async def _kinds(app) -> list[tuple[str, str | None]]:
 
 
 def _png(size=(800, 800), mode="RGB", noise=False) -> bytes:
-    image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode))) if noise else Image.new(mode, size, "red")
+    image = Image.frombytes(mode, size, os.urandom(size[0] * size[1] * len(mode))) if noise else Image.new(mode, size, 1 if mode == "1" else "red")
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -163,6 +163,9 @@ async def test_big_or_non_image_uploads_are_refused_and_nothing_is_stored(app, a
     Image.new("RGB", (10, 10)).save(gif, "GIF")
     assert (await api.put(url, content=gif.getvalue(), headers={"content-type": "image/png"})).status_code == 422
     assert (await api.put(url, content=_png(), headers={"content-type": "image/gif"})).status_code == 415
+    bomb = _png((10_000, 10_000), "1")  # 12 KB of file, 100 megapixels once decoded
+    refused = await api.put(url, content=bomb, headers={"content-type": "image/png"})
+    assert refused.status_code == 422 and "megapixels" in refused.json()["detail"]
     truncated = _png((500, 500), noise=True)[:5000]
     assert (await api.put(url, content=truncated, headers={"content-type": "image/png"})).status_code == 422
     async with app.state.sessionmaker() as session:
@@ -181,3 +184,19 @@ async def test_an_image_needs_a_card_and_naming_another_image_drops_the_upload(a
     other = await api.patch(f"/api/links/{link['id']}", json={"preview": {"title": "New", "image_url": CARD["image_url"]}})
     assert other.json()["preview"]["image_url"] == CARD["image_url"]
     assert (await client.get(f"/{link['code']}/preview.jpg")).status_code == 404
+
+
+async def test_a_sideways_phone_photo_is_turned_upright(api, client) -> None:
+    link = await _link(api, preview={"title": "Portrait"})
+    photo = Image.new("RGB", (630, 1200), "white")
+    photo.paste((0, 0, 255), (0, 0, 630, 600))  # blue top half once upright ...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ... stored turned, with "rotate 90° clockwise to view" as phones do
+    out = io.BytesIO()
+    photo.transpose(Image.Transpose.ROTATE_90).save(out, "JPEG", exif=exif)
+    assert (await api.put(f"/api/links/{link['id']}/preview-image", content=out.getvalue(),
+                          headers={"content-type": "image/jpeg"})).status_code == 200
+    with Image.open(io.BytesIO((await client.get(f"/{link['code']}/preview.jpg")).content)) as card:
+        assert card.size == (1200, 630) and not card.getexif()  # metadata is not passed on
+        top, bottom = card.getpixel((600, 5)), card.getpixel((600, 625))
+        assert top[2] > 200 and top[0] < 60 and bottom[0] > 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -31,15 +32,20 @@ class CardImage:
 def card_image(data: bytes) -> CardImage:
     """The upload re-encoded for a card: cropped to fill 1200x630 around its centre, no metadata."""
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
-            width, height = probe.size
-            probe.verify()  # a truncated or corrupt file fails here, before any decoding
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
+            with Image.open(io.BytesIO(data)) as probe:
+                kind = probe.format
+                width, height = probe.size
+                probe.verify()  # a truncated or corrupt file fails here, before any decoding
         if kind not in ACCEPTED_TYPES.values():
             raise NotAnImage(f"a {kind or 'file of unknown type'} is not a PNG, JPEG or WebP image")
         if width * height > MAX_PIXELS:
             raise NotAnImage(f"the image is {width}x{height}: at most {MAX_PIXELS // 1_000_000} megapixels")
         with Image.open(io.BytesIO(data)) as image:
+            # A big JPEG decodes at a half, quarter or eighth of its size when that still covers
+            # the card twice: a 40-megapixel photo costs a few MB of memory, not 120.
+            image.draft("RGB", (CARD_SIZE[0] * 2, CARD_SIZE[1] * 2))
             image = ImageOps.exif_transpose(image)  # phones store photos sideways with a rotation tag
             image = _on_white(image)
             card = ImageOps.fit(image, CARD_SIZE, Image.Resampling.LANCZOS)
