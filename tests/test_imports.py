@@ -93,6 +93,8 @@ async def test_the_wrong_format_domain_or_encoding_is_refused(app, api) -> None:
     other_domain = await _import(api, "shlink", shlink, domain="evil.example")
     assert other_domain.status_code == 422 and "ct.test" in other_domain.json()["detail"][0]["msg"]
     assert (await _import(api, "shlink", shlink, domain="CT.test")).status_code == 201
+    nul = await _import(api, "yourls", b"keyword,url\nzz\x00,https://shop.example/\n")
+    assert nul.status_code == 422 and "NUL" in nul.json()["detail"][0]["msg"]
     latin1 = "keyword,url\ncafé,https://shop.example/caf\u00e9\n".encode("latin-1")
     assert (await _import(api, "yourls", latin1)).status_code == 422
     assert (await _import(api, "bitly", b"")).status_code == 422
@@ -156,6 +158,8 @@ async def test_a_campaigns_links_from_a_csv_of_channels_and_labels(app, api) -> 
     assert all(l["utm"]["campaign"] == "groups" for l in items)
     bad = await api.post(f"/api/campaigns/{campaign['id']}/links", content="whatsapp,a\nmyspace,b\nsms,c,d\n", headers=CSV)
     assert bad.status_code == 422 and [d["line"] for d in bad.json()["detail"]] == [2, 3]
+    nul = await api.post(f"/api/campaigns/{campaign['id']}/links", content="whatsapp,Moms\x00\n", headers=CSV)
+    assert nul.status_code == 422 and nul.json()["detail"][0]["line"] == 1
     assert await _count(app) == 3
 
 

@@ -137,6 +137,9 @@ async def test_a_bad_card_or_image_is_shown_beside_its_field_and_nothing_stored(
     csrf = await form_page(web, f"/links/{link.id}")
     no_title = await web.post(f"/links/{link.id}/card", data={"csrf_token": csrf, "preview_title": ""})
     assert no_title.status_code == 422 and 'id="preview_title-error"' in no_title.text
+    nul = await web.post(f"/links/{link.id}/card", data={"csrf_token": csrf, "preview_title": "Sho\x00es"},
+                         files={"preview_image": ("", b"", "application/octet-stream")})  # multipart, as browsers send it
+    assert nul.status_code == 422 and 'id="preview_title-error"' in nul.text
     not_image = await web.post(f"/links/{link.id}/card", data={"csrf_token": csrf, "preview_title": "Shoes"},
                                files={"preview_image": ("x.png", b"not a png", "image/png")})
     assert not_image.status_code == 422 and 'id="preview_image-error"' in not_image.text

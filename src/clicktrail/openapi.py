@@ -22,6 +22,7 @@ _WHY = {
     409: "conflicts with what is stored",
     410: "gone",
     413: "body too large",
+    415: "a body of another media type than the route takes",
     422: "input the service cannot take",
     431: "request headers over 16 KiB",
 }

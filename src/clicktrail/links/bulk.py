@@ -231,6 +231,9 @@ async def channel_links(
         for cells in reader:
             line = reader.line_num
             cells = [c.strip() for c in cells]
+            if any("\x00" in c for c in cells):  # no column takes it (PostgreSQL refuses it in text)
+                problems.append(Problem(line, "the line contains a NUL character"))
+                continue
             if not any(cells) or (not wanted and not problems and cells[0].lower() == "channel"):
                 continue
             if len(cells) > 2:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
-
-import asyncio
 
 from clicktrail.auth.deps import require_api_key
 from clicktrail.db import SessionDep
@@ -118,14 +117,14 @@ def _refused(exc: bulk.Refused) -> JSONResponse:
     return JSONResponse({"detail": exc.detail()}, 422)
 
 
-@router.post("/links/import", status_code=201, responses={422: {"description": "every bad line, nothing stored"}})
+@router.post("/links/import", status_code=201, responses=error_responses(413, 415))
 async def import_links(
     request: Request,
     session: SessionDep,
     ctx: ContextDep,
     format: Annotated[ImportFormat, Query(description="whose export the body is")],
-    campaign_id: int | None = None,
-    channel: Channel | None = Query(None, description="the channel of every link (clicktrail rows may name their own)"),
+    campaign_id: IdFilter = None,
+    channel: Annotated[ChannelFilter, Query(description="the channel of every link (clicktrail rows may name their own)")] = None,
     domain: Annotated[str | None, Query(max_length=255, description="the short domain (for now: the base URL's host)")] = None,
 ) -> Any:
     """Links from another shortener's CSV export (body `text/csv`), up to 10,000 rows, each keeping
@@ -142,9 +141,7 @@ async def import_links(
 
 
 @router.get("/links/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
-async def export_links(
-    request: Request, campaign_id: int | None = None, channel: Channel | None = None
-) -> StreamingResponse:
+async def export_links(request: Request, campaign_id: IdFilter = None, channel: ChannelFilter = None) -> StreamingResponse:
     """Every link as CSV (the columns `format=clicktrail` imports), streamed."""
     return links_csv(request, campaign_id, channel)
 
@@ -156,9 +153,9 @@ def links_csv(request: Request, campaign_id: int | None = None, channel: str | N
         "Content-Disposition": 'attachment; filename="clicktrail-links.csv"', "Cache-Control": "private, no-store"})
 
 
-@router.post("/campaigns/{campaign_id}/links", status_code=201)
+@router.post("/campaigns/{campaign_id}/links", status_code=201, responses=error_responses(413, 415))
 async def campaign_links_from_csv(
-    campaign_id: int, request: Request, session: SessionDep, ctx: ContextDep
+    campaign_id: IdPath, request: Request, session: SessionDep, ctx: ContextDep
 ) -> Any:
     """The campaign's links from `channel,label` lines (body `text/csv`): one link per line."""
     _csv_body(request)
@@ -213,8 +210,8 @@ async def link_qr(
     return Response(render_qr(out.short_url, format), media_type=MEDIA_TYPES[format], headers=headers)
 
 
-@router.put("/links/{link_id}/preview-image", responses={413: {}, 415: {}, 409: {}})
-async def put_preview_image(link_id: int, request: Request, session: SessionDep, ctx: ContextDep) -> LinkOut:
+@router.put("/links/{link_id}/preview-image", responses=error_responses(409, 413, 415))
+async def put_preview_image(link_id: IdPath, request: Request, session: SessionDep, ctx: ContextDep) -> LinkOut:
     """The card's image: a PNG, JPEG or WebP body of at most 5 MB, stored as a 1200x630 JPEG."""
     link = await service.get_link(session, link_id)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -101,6 +101,8 @@ async def save_card(link_id: int, request: Request, session: SessionDep, user: U
     image, problem = await _upload(form)
     if problem:
         errors["preview_image"] = problem
+    # A multipart form passes the front door's text checks (they read JSON and url-encoded bodies).
+    errors.update({f: "Remove the NUL character." for f, v in values.items() if "\x00" in v})
     try:
         preview = PreviewIn(title=values["preview_title"], description=values["preview_description"] or None,
                             image_url=values["preview_image_url"] or None)
