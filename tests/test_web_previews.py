@@ -17,7 +17,9 @@ from PIL import Image
 
 from clicktrail.links.card_source import CardSourceError, fetch_card
 from clicktrail.links.models import Campaign, Link
-from test_previews import FETCHERS, meta_tags
+from test_previews import BROWSERS, FETCHERS, meta_tags
+
+BROWSER = BROWSERS[0]
 from test_web import count, csrf_of, form_page, web  # noqa: F401  (web: the signed-in client fixture)
 
 DATA = Path(__file__).parent / "data" / "imports"
@@ -194,3 +196,12 @@ async def test_campaign_links_from_channel_and_label_lines(app, web: httpx.Async
     assert good.status_code == 303 and await count(app, Link) == 2
     page = (await web.get(campaign_path)).text
     assert page.count('data-channel="whatsapp"') == 2 and "Moms of Leeds" in page and "Runners" in page
+    assert 'id="taps-per-share"' not in page  # nothing shared yet
+    code = page.split('data-copy="http://ct.test/')[1].split('"')[0]
+    for ua in (FETCHERS["whatsapp"], FETCHERS["whatsapp"], BROWSER, BROWSER, BROWSER):
+        await web.get(f"/{code}", headers={"user-agent": ua})
+    await app.state.recorder.flush()
+    page = (await web.get(campaign_path)).text
+    taps = page.split('id="taps-per-share"')[1]
+    assert '<tr data-channel="whatsapp">' in taps and 'data-metric="taps_per_share">1.5<' in taps
+    assert 'id="kpi-taps-per-share">1.5<' in page

@@ -123,8 +123,6 @@ def _link_values(
         )
     except ValidationError as exc:
         return _message(exc)
-    if data.expires_at is not None and not 1900 <= data.expires_at.year <= 2999:
-        return "expires_at: a date between the years 1900 and 2999"
     try:
         ctx.check_destination(data.destination_url or "")
         if data.preview is not None:
