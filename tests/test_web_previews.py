@@ -183,6 +183,21 @@ async def test_import_upload_previews_the_rows_then_commits_them(app, web: httpx
     assert exported.status_code == 200 and "newsletter-june" in exported.text
 
 
+async def test_a_big_file_previews_and_commits_from_the_web_page_too(app, web: httpx.AsyncClient) -> None:
+    # 10,000 rows, 1.4 MB: more than a form field or a url-encoded body may usually carry.
+    body = "source,target,hits\r\n" + "".join(f"/w{i}/,https://shop.example/products/{i}?ref=web-import&utm_term=summer-collection-red-shoes-and-matching-bags-{i:06d}-with-free-shipping,0\r\n" for i in range(10_000))
+    csrf = await form_page(web, "/links/import")
+    preview = await web.post("/links/import", data={"csrf_token": csrf, "format": "yourls", "action": "preview"},
+                             files={"file": ("yourls_export.csv", body.encode(), "text/csv")})
+    assert preview.status_code == 200 and "10,000 links ready to import" in preview.text
+    content = html_lib.unescape(preview.text.split('<textarea name="content" hidden>')[1].split("</textarea>")[0])
+    assert len(content) > 1024 * 1024
+    fields = {"csrf_token": csrf_of(preview.text), "format": "yourls", "channel": "other", "action": "commit", "content": content}
+    committed = await web.post("/links/import", files={k: (None, v) for k, v in fields.items()})  # multipart, as the page posts
+    assert committed.status_code == 303, committed.text[:500]
+    assert await count(app, Link) == 10_000
+
+
 async def test_campaign_links_from_channel_and_label_lines(app, web: httpx.AsyncClient) -> None:
     async with app.state.sessionmaker() as session:
         campaign = Campaign(name="Groups", slug="groups", destination_url="https://shop.example/g")

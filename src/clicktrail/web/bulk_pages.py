@@ -52,7 +52,8 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 async def import_upload(request: Request, session: SessionDep, user: UserDep) -> Response:
     from clicktrail.web.router import _rollback
 
-    form = await checked_form(request)
+    # The confirming post carries the previewed file back as a text field, up to the import's own limit.
+    form = await checked_form(request, max_part_size=bulk.MAX_BYTES)
     values = {"format": text(form, "format"), "campaign_id": text(form, "campaign_id"),
               "channel": text(form, "channel") or "other"}
     upload = form.get("file")

@@ -58,9 +58,10 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request) -> FormData:
-    """The posted form, once its CSRF token matches the session's (else CsrfRefused)."""
-    form = await request.form(max_files=2, max_fields=200)
+async def checked_form(request: Request, max_part_size: int = 1024 * 1024) -> FormData:
+    """The posted form, once its CSRF token matches the session's (else CsrfRefused).
+    `max_part_size` bounds each text field of a multipart form (Starlette's default: 1 MiB)."""
+    form = await request.form(max_files=2, max_fields=200, max_part_size=max_part_size)
     sent, expected = form.get(CSRF_FIELD), request.session.get("csrf")
     if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(
         sent.encode(), expected.encode()
