@@ -3,7 +3,6 @@ the import upload with its preview, and a campaign's links from channel,label li
 
 from __future__ import annotations
 
-import asyncio
 import html as html_lib
 import io
 import threading
@@ -128,7 +127,7 @@ async def test_card_fields_save_with_an_image_and_show_in_the_mock_ups(app, web:
     assert saved.status_code == 303, saved.text
     page = (await web.get(f"/links/{link.id}")).text
     assert 'data-card-show="title">Red shoes<' in page and "WhatsApp" in page and "iMessage" in page
-    assert f"/preview.jpg?v=" in page
+    assert "/preview.jpg?v=" in page
     short_url = page.split('data-copy="')[1].split('"')[0]  # the card is live for fetchers at once
     tags = meta_tags((await client.get(short_url.removeprefix("http://ct.test"), headers={"user-agent": FETCHERS["whatsapp"]})).text)
     assert tags["og:title"] == "Red shoes" and "/preview.jpg?v=" in tags["og:image"]

@@ -221,7 +221,7 @@ async def channel_links(
 ) -> list[Link]:
     """A campaign's links from `channel,label` lines (a header line is skipped): several links per
     channel when each has its own label (one per WhatsApp group, say)."""
-    campaign = await service.get_campaign(session, campaign_id)
+    await service.get_campaign(session, campaign_id)  # 404 before reading a line for nothing
     problems: list[Problem] = []
     wanted: list[LinkCreate] = []
     reader = csv.reader(io.StringIO(content.lstrip("\ufeff"), newline=""))

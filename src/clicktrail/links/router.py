@@ -18,7 +18,6 @@ from clicktrail.links.uploads import read_capped
 from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
 from clicktrail.redirect.cache import links_changed
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
-from clicktrail.vocabulary import Channel
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.openapi import error_responses
 from clicktrail.params import ChannelFilter, IdFilter, IdPath
