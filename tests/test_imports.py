@@ -167,3 +167,20 @@ async def test_an_imported_code_that_was_unknown_a_moment_ago_redirects_at_once(
     assert (await client.get("/abc12")).status_code == 404  # now cached as "no such link"
     assert (await _import(api, "shlink", (DATA / "shlink_short_urls.csv").read_bytes())).status_code == 201
     assert (await client.get("/abc12")).status_code == 302
+
+
+async def test_a_read_key_cannot_import_or_upload_but_can_export(app, api, client) -> None:
+    from clicktrail.auth import service as auth
+
+    async with app.state.sessionmaker() as session:
+        _key, plain = await auth.create_api_key(session, "reader", scope="read")
+        await session.commit()
+    link = (await api.post("/api/links", json={"destination_url": "https://shop.example/", "channel": "sms",
+                                               "preview": {"title": "Hi"}})).json()
+    reader = {"Authorization": f"Bearer {plain}"}
+    body = (DATA / "shlink_short_urls.csv").read_bytes()
+    assert (await client.post("/api/links/import?format=shlink", content=body, headers={**reader, **CSV})).status_code == 403
+    assert (await client.put(f"/api/links/{link['id']}/preview-image", content=b"x",
+                             headers={**reader, "content-type": "image/png"})).status_code == 403
+    assert (await client.get("/api/links/export", headers=reader)).status_code == 200
+    assert await _count(app) == 1
