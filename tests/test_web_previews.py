@@ -83,10 +83,12 @@ async def test_card_is_read_from_the_page_head_with_redirects_followed(site) -> 
 
 
 async def test_private_addresses_are_refused_unless_allowed(site) -> None:
-    for url in (f"{site}/shoes", "http://10.0.0.7/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
-                "http://localhost/"):
+    for url in (f"{site}/shoes", "http://10.0.0.7/", "http://[::1]/", "http://localhost/"):
         with pytest.raises(CardSourceError, match="not a public address"):
             await fetch_card(url)
+    for allow_private in (False, True):  # the cloud's metadata service: never
+        with pytest.raises(CardSourceError, match="link-local"):
+            await fetch_card("http://169.254.169.254/latest/meta-data/", allow_private=allow_private)
 
 
 async def test_size_time_and_type_are_capped(site) -> None:

@@ -92,6 +92,9 @@ async def _public_address(host: str, port: int, allow_private: bool) -> str:
     except socket.gaierror:
         raise CardSourceError(f"the host {host} does not resolve") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    # Link-local never (169.254.169.254 is the cloud's metadata service), whatever the setting says.
+    if any(a.is_link_local for a in addresses):
+        raise CardSourceError(f"the host {host} is a link-local address")
     if not allow_private and any(not a.is_global for a in addresses):
         raise CardSourceError(f"the host {host} is not a public address")
     return str(addresses[0])
