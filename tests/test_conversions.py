@@ -515,6 +515,19 @@ async def test_an_order_that_arrives_before_its_click_is_written_ends_attributed
     assert again.json()["attribution"]["method"] == "click_id" and await count(app, Order) == 1
 
 
+async def settle_pending(app, ctx) -> int:
+    """Retry pending orders with `ctx` until a pass settles some. The service's own retry task
+    may hold a row meanwhile (SKIP LOCKED passes it over), so one pass may find nothing."""
+    for _ in range(100):
+        async with app.state.sessionmaker() as session:
+            settled = await service.retry_pending(session, ctx)
+            await session.commit()
+        if settled:
+            return settled
+        await asyncio.sleep(0.02)
+    return 0
+
+
 async def test_pending_orders_survive_a_restart_and_time_out_to_the_next_method(app, api, client, settings) -> None:
     campaign = await new_campaign(api)
     link = campaign["links"][0]
@@ -534,9 +547,7 @@ async def test_pending_orders_survive_a_restart_and_time_out_to_the_next_method(
         assert [(o["external_id"], o["attribution"]["state"]) for o in items] == [("B", "attributed"), ("A", "pending")]
         # Past the timeout, an order whose click never came is unattributed (nothing else names it).
         ctx = dataclasses.replace(restarted.state.conversions, pending_timeout=timedelta(0))
-        async with restarted.state.sessionmaker() as session:
-            assert await service.retry_pending(session, ctx) == 1
-            await session.commit()
+        assert await settle_pending(restarted, ctx) == 1
     [b, a] = await orders(api)
     assert a["attribution"] == {"method": None, "click_id": None, "link_id": None, "campaign_id": None,
                                 "channel": None, "app": None, "state": "unattributed"}
@@ -550,15 +561,7 @@ async def test_a_timed_out_order_falls_back_to_its_coupon(app, api, client) -> N
     response = await deliver(client, source, generic_body("nowhere", coupon_codes=["cleo"]))
     assert response.json()["attribution"]["state"] == "pending"
     ctx = dataclasses.replace(app.state.conversions, pending_timeout=timedelta(0))
-    # The service's own retry task may hold the order's row (SKIP LOCKED passes it over): try
-    # until this pass, with its timeout of zero, is the one that settles it.
-    for _ in range(100):
-        async with app.state.sessionmaker() as session:
-            settled = await service.retry_pending(session, ctx)
-            await session.commit()
-        if settled:
-            break
-        await asyncio.sleep(0.02)
+    await settle_pending(app, ctx)
     [item] = await orders(api)
     assert item["attribution"]["method"] == "coupon" and item["attribution"]["link_id"] == referral["id"]
 
