@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.conversions import attribution
+from clicktrail.conversions import attribution, redaction
 from clicktrail.conversions.models import Order, OrderEvent, OrderSource, WebhookDelivery
 from clicktrail.conversions.platforms import OrderData
 from clicktrail.conversions.schemas import AttributionOut, OrderOut, SourceOut, SourceWithSecret, WebhookAnswer
@@ -166,14 +165,14 @@ def _insert(session: AsyncSession):
     return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)
 
 
-async def _add_refunds(session: AsyncSession, order_id: int, data: OrderData) -> bool:
-    """Store refunds not applied before; True if any was new."""
+async def _add_refunds(session: AsyncSession, platform: str, order_id: int, data: OrderData) -> bool:
+    """Store refunds not applied before (what the allow-list keeps of each); True if any was new."""
     if not data.refunds:
         return False
     now = utcnow()
     rows = [
         {"order_id": order_id, "kind": "refund", "refund_id": rid, "amount_minor": amount, "received_at": now,
-         "raw_payload": json.dumps(data.refund_payloads.get(rid), separators=(",", ":"))}
+         "raw_payload": redaction.dumps(redaction.kept(platform, data.refund_payloads.get(rid), refund=True))}
         for rid, amount in data.refunds.items()
     ]
     stmt = _insert(session)(OrderEvent).on_conflict_do_nothing(index_elements=["order_id", "refund_id"])
@@ -190,13 +189,15 @@ async def _refund_sum(session: AsyncSession, order_id: int) -> int:
     return int(total or 0)
 
 
-async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, data: OrderData, raw: str) -> Order:
-    """Store a delivered order, or merge it into the stored one. Returns the stored order."""
+async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, data: OrderData, body: bytes | str) -> Order:
+    """Store a delivered order, or merge it into the stored one. Returns the stored order.
+    Of the body, only what the platform's allow-list keeps is stored (redaction.py)."""
+    raw = redaction.stored_body(source.platform, body, ctx.click_param, refund=data.amount_minor is None)
     if data.amount_minor is None:  # a refund on its own
         order = await _locked(session, source.id, data.external_id)
         if order is None:
             raise Conflict(f"order {data.external_id} is not known yet; deliver it again later")
-        await _merge(session, ctx, order, data, raw)
+        await _merge(session, ctx, source.platform, order, data, raw)
         return order
     now = utcnow()
     ordered_at = data.ordered_at or now
@@ -205,7 +206,7 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
         currency=data.currency, ordered_at=ordered_at, received_at=now, updated_at=now,
         click_id=data.click_ids[0] if data.click_ids else None,
         coupon_codes="\n".join(data.coupon_codes)[:1000] or None,
-        landing_url=(data.landing_url or "")[:4096] or None,
+        landing_url=_landing_url(ctx, data),
         customer_hash=ctx.customer_hash(data.customer_ref), raw_payload=raw,
         source_updated_at=data.source_updated_at,
     )
@@ -222,15 +223,20 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
     conn = await session.connection()
     order_id = (await conn.execute(_INSERT_ORDER[conn.dialect.name], values)).scalar()
     if order_id is not None:
-        await _add_refunds(session, order_id, data)
+        await _add_refunds(session, source.platform, order_id, data)
         order = Order(id=order_id, **values)
         await outbound.order_changed(session, order, None, data)
         return order
     # Delivered before (or right now by a concurrent request, which has committed by now).
     order = await _locked(session, source.id, data.external_id)
     assert order is not None  # the conflicting row exists: rows are never deleted under us
-    await _merge(session, ctx, order, data, raw)
+    await _merge(session, ctx, source.platform, order, data, raw)
     return order
+
+
+def _landing_url(ctx: ConversionContext, data: OrderData) -> str | None:
+    """The landing URL as stored: only the query parameters attribution reads."""
+    return (redaction.landing_url(data.landing_url, ctx.click_param) or "")[:4096] or None
 
 
 DELIVERY_DAYS = 7
@@ -266,7 +272,9 @@ async def _locked(session: AsyncSession, source_id: int, external_id: str) -> Or
     )
 
 
-async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, data: OrderData, raw: str) -> None:
+async def _merge(
+    session: AsyncSession, ctx: ConversionContext, platform: str, order: Order, data: OrderData, raw: str
+) -> None:
     """Apply an update or refund to the stored order; a repeated delivery changes nothing, and
     neither does one older than what is stored (the shop's own times say which is newer)."""
     if data.source_updated_at and order.source_updated_at and data.source_updated_at < order.source_updated_at:
@@ -281,7 +289,7 @@ async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, da
     if data.status and _RANK[data.status] >= _RANK[base] and data.status != base:
         base, changed = data.status, True
     refunded = order.refunded_minor
-    if await _add_refunds(session, order.id, data):
+    if await _add_refunds(session, platform, order.id, data):
         refunded = max(refunded, await _refund_sum(session, order.id))
     refunded = max(refunded, data.refunded_total or 0, order.amount_minor if base == "refunded" else 0)
     refunded = min(refunded, order.amount_minor)
@@ -298,7 +306,7 @@ async def _merge(session: AsyncSession, ctx: ConversionContext, order: Order, da
     if order.coupon_codes is None and data.coupon_codes:
         order.coupon_codes, new_signals = "\n".join(data.coupon_codes)[:1000], True
     if order.landing_url is None and data.landing_url:
-        order.landing_url, new_signals = data.landing_url[:4096], True
+        order.landing_url, new_signals = _landing_url(ctx, data), True
     customer_hash = ctx.customer_hash(data.customer_ref)
     if order.customer_hash is None and customer_hash:
         order.customer_hash, new_signals = customer_hash, True
