@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clicktrail.private_files import open_private, private_dir
+
 SECRET_KEY_FILE = "secret_key"
 
 
@@ -93,7 +95,7 @@ class Settings(BaseSettings):
         """The database URL with the async driver filled in, as SQLAlchemy wants it."""
         if self.database_url:
             return async_database_url(self.database_url)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         return async_database_url(f"sqlite:///{(self.data_dir / 'clicktrail.db').resolve()}")
 
     @cached_property
@@ -108,11 +110,11 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_KEY_FILE
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
         # O_EXCL: two workers starting at once must end up with one key, not two.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             return path.read_text().strip()
         with os.fdopen(fd, "w") as f:

@@ -37,6 +37,7 @@ from clicktrail.clicks.detect import classify, parse_device
 from clicktrail.clicks.proxies import UntrustedProxyWatch
 from clicktrail.clicks.models import Click
 from clicktrail.links.models import Link
+from clicktrail.private_files import open_private, private_dir
 from clicktrail.reports import rollups
 
 log = logging.getLogger("clicktrail.recorder")
@@ -191,7 +192,7 @@ class Recorder:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        self._spool_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self._spool_dir)
         self._task = asyncio.create_task(self._run(), name="clicktrail-recorder")
 
     async def stop(self) -> None:
@@ -318,13 +319,15 @@ class Recorder:
     # -- the spool ---------------------------------------------------------------------------
     def _spool(self, rows: list[Row]) -> None:
         try:
-            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self._spool_dir)
             lines = "".join(
                 json.dumps(dict(zip(COLUMNS, r), occurred_at=r[_OCCURRED_AT].timestamp()), separators=(",", ":"))
                 + "\n"
                 for r in rows
             )
-            with open(self._spool_file, "a", encoding="utf-8") as f:
+            # Owner-only: the spool holds what the clicks table holds.
+            fd = open_private(self._spool_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            with open(fd, "a", encoding="utf-8") as f:
                 f.write(lines)
                 f.flush()
                 os.fsync(f.fileno())
