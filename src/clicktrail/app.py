@@ -21,6 +21,7 @@ from clicktrail.links.router import router as links_router
 from clicktrail.clicks.country import CountryLookup
 from clicktrail.links.card_router import router as card_image_router
 from clicktrail.clicks.recorder import Recorder
+from clicktrail.clicks.retention import ClickRetention
 from clicktrail.clicks.router import router as clicks_router
 from clicktrail.clicks.visitors import VisitorHasher
 from clicktrail.conversions.pending import PendingOrders
@@ -68,9 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbound_sender.start()
         if listener is not None:
             listener.start()
+        retention = None
+        if settings.click_retention_days is not None:
+            retention = ClickRetention(engine, settings.click_retention_days, settings.retention_interval)
+            retention.start()
+        app.state.click_retention = retention
         try:
             yield
         finally:
+            if retention is not None:
+                await retention.stop()
             if listener is not None:
                 await listener.stop()
             await app.state.outbound_sender.stop()

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clicktrail.private_files import open_private, private_dir
@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     pending_retry_interval: float = Field(
         5.0, description="Seconds between retries of orders whose click is not written yet."
     )
+    click_retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="Days raw clicks are kept (unset: for ever). Roll-ups keep the reports' numbers.",
+    )
+    retention_interval: float = Field(3600.0, gt=0, description="Seconds between runs of the click retention.")
     log_level: str = Field("info")
     loop_monitor: bool = Field(False, description="Log the worst event-loop stall at shutdown (benchmarks).")
     # --- sales out (outbound/): endpoints, the sender's pace, retries and circuit ---------------
@@ -66,6 +71,17 @@ class Settings(BaseSettings):
     outbound_circuit_pause: float = Field(600.0, description="Seconds a paused destination rests.")
     outbound_lease: float = Field(60.0, description="Seconds a claimed try is someone's before it is retried.")
     outbound_log_days: int = Field(30, description="Days finished deliveries stay in the deliveries log.")
+
+    @model_validator(mode="after")
+    def _retention_covers_the_window(self) -> Settings:
+        # An order credits a click of the last `attribution_window_days`: dropping clicks sooner
+        # would lose sales that the window promises to credit.
+        if self.click_retention_days is not None and self.click_retention_days < self.attribution_window_days:
+            raise ValueError(
+                f"CLICKTRAIL_CLICK_RETENTION_DAYS ({self.click_retention_days}) must be at least the attribution "
+                f"window ({self.attribution_window_days} days)"
+            )
+        return self
 
     @field_validator("allowed_destination_hosts", mode="before")
     @classmethod

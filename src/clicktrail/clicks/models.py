@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
@@ -48,3 +48,14 @@ class CustomerClick(Base):
     customer_hash: Mapped[str] = mapped_column(String(64))
     click_id: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClickHorizon(Base):
+    """How far back raw clicks go: those before `raw_since` were dropped by the retention
+    (clicks/retention.py), and only the roll-ups count them now. One row, or none while every
+    click recorded is kept."""
+
+    __tablename__ = "click_horizon"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # always 1
+    raw_since: Mapped[datetime] = mapped_column(UTCDateTime)

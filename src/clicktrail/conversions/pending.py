@@ -7,16 +7,15 @@ it at once: rows are claimed with FOR UPDATE SKIP LOCKED.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import logging
-from contextlib import suppress
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clicktrail.conversions import service
 from clicktrail.conversions.service import ConversionContext
+from clicktrail.periodic import Periodic
 
 log = logging.getLogger("clicktrail.conversions")
 
@@ -34,8 +33,7 @@ class PendingOrders:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ctx: ConversionContext, interval: float) -> None:
         self._sessionmaker = sessionmaker
         self._ctx = ctx
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("pending-orders", self.run_once, interval)
 
     @classmethod
     def for_app(cls, app: FastAPI) -> PendingOrders:
@@ -44,14 +42,10 @@ class PendingOrders:
     _next_cleanup = 0.0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="clicktrail-pending-orders")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
 
     async def run_once(self) -> int:
         """One pass over the pending orders; returns how many were settled."""
@@ -61,16 +55,6 @@ class PendingOrders:
                 self._next_cleanup = time.monotonic() + 3600
                 await service.forget_old_deliveries(session)
             await session.commit()
+        if done:
+            log.info("settled %d pending orders", done)
         return done
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                settled = await self.run_once()
-                if settled:
-                    log.info("settled %d pending orders", settled)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be away for a while: try again next time
-                log.exception("retrying pending orders failed")

@@ -91,6 +91,8 @@ async def campaign_report(
     report = await _run(service.campaign_report(session, request.app.state.link_context, campaign_id, group_by, period))
     if _wants_csv(request, format):
         labels = ["code", "channel", "referrer"] if group_by == "link" else []
+        if group_by == "day" and report["raw_clicks_since"]:
+            labels = ["rollup_only"]  # some days are counted from the roll-ups alone
         return _csv_response(report, ["key", *labels, *NUMBER_COLUMNS], f"campaign-{campaign_id}-by-{group_by}", period)
     return report
 

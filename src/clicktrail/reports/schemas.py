@@ -11,6 +11,13 @@ ESTIMATED = (
     "hundred visitors and about 1.6% standard error beyond. Rows of the other reports are exact."
 )
 
+RAW_CLICKS_SINCE = (
+    "Since when raw clicks are kept (ISO time), null when all are: the click retention "
+    "(CLICKTRAIL_CLICK_RETENTION_DAYS) dropped older ones. Days before it are counted from the roll-ups "
+    "only (day rows say `rollup_only`): whole UTC hours and days keep their numbers; minutes at the edges "
+    "of a period given to the minute, and days of zones with half-hour offsets, are no longer counted."
+)
+
 
 class Numbers(BaseModel):
     clicks: int = Field(description="Hits of kind `click` (people).")
@@ -40,6 +47,7 @@ class Report(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     tz: str
+    raw_clicks_since: str | None = Field(None, description=RAW_CLICKS_SINCE)
     unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[Row]
     totals: Numbers
@@ -56,6 +64,7 @@ class ForwardingReport(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     tz: str
+    raw_clicks_since: str | None = Field(None, description=RAW_CLICKS_SINCE)
     unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[ForwardingRow]
     totals: Numbers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import CompoundSelect
 
+from clicktrail.clicks import retention
 from clicktrail.conversions.models import OrderSource
 from clicktrail.errors import NotFound
 from clicktrail.links.models import Campaign, Link
@@ -158,6 +160,20 @@ def period_out(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), "tz": period.tz_name}
 
 
+async def _raw_since(session: AsyncSession) -> datetime | None:
+    """Since when raw clicks are kept (the retention dropped older ones); None: all are."""
+    return await retention.horizon(session)
+
+
+def _horizon_out(raw_since: datetime | None) -> dict[str, str | None]:
+    return {"raw_clicks_since": raw_since.isoformat() if raw_since else None}
+
+
+def _rollup_only(day: str, period: Period, raw_since: datetime) -> bool:
+    """Whether (part of) a local day is before the retention's cut: counted from roll-ups only."""
+    return datetime.combine(date.fromisoformat(day), time(0), tzinfo=period.tz) < raw_since
+
+
 async def campaign_report(
     session: AsyncSession, ctx: LinkContext, campaign_id: int, group_by: GroupBy, period: Period
 ) -> dict[str, Any]:
@@ -184,14 +200,18 @@ async def campaign_report(
             for link in (await session.scalars(select(Link).where(Link.id.in_(missing)))).all():
                 labels[link.id] = {"code": ctx.code_of(link), "channel": link.channel, "referrer": link.referrer}
 
+    raw_since = await _raw_since(session)
     rows = []
     for key in _sorted(data.rows):
         extra = labels.get(key, {"code": None, "channel": None, "referrer": None}) if group_by == "link" else {}
+        if group_by == "day" and raw_since is not None:  # only once the retention has dropped clicks
+            extra = {"rollup_only": _rollup_only(key, period, raw_since)}
         rows.append({"key": key, **extra, **data.rows[key].click_numbers()})
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "slug": campaign.slug},
         "group_by": group_by,
         **period_out(period),
+        **_horizon_out(raw_since),
         **_estimated(data),
         "rows": rows,
         "totals": data.totals.click_numbers(),
@@ -208,7 +228,8 @@ async def overview(session: AsyncSession, period: Period) -> dict[str, Any]:
     for key in _sorted(data.rows):
         name, slug = names.get(key, (None, None))
         rows.append({"key": key, "name": name, "slug": slug, **data.rows[key].click_numbers()})
-    return {**period_out(period), **_estimated(data), "rows": rows, "totals": data.totals.click_numbers()}
+    return {**period_out(period), **_horizon_out(await _raw_since(session)), **_estimated(data), "rows": rows,
+            "totals": data.totals.click_numbers()}
 
 
 async def forwarding(session: AsyncSession, campaign_id: int | None, period: Period) -> dict[str, Any]:
@@ -223,8 +244,8 @@ async def forwarding(session: AsyncSession, campaign_id: int | None, period: Per
             "forwarded": app is not None and channel is not None and app != channel,
             **data.rows[(channel, app)].click_numbers(),
         })
-    return {"campaign_id": campaign_id, **period_out(period), **_estimated(data), "rows": rows,
-            "totals": data.totals.click_numbers()}
+    return {"campaign_id": campaign_id, **period_out(period), **_horizon_out(await _raw_since(session)),
+            **_estimated(data), "rows": rows, "totals": data.totals.click_numbers()}
 
 
 def _unattributed_numbers(m: Metrics) -> dict[str, Any]:
