@@ -1,4 +1,4 @@
-"""`clicktrail serve | migrate | user create | user password | apikey create`."""
+"""`clicktrail serve | migrate | user create | user password | apikey create | customer erase`."""
 
 from __future__ import annotations
 
@@ -163,6 +163,24 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customer_erase(args: argparse.Namespace) -> int:
+    from clicktrail.conversions import erasure
+    from clicktrail.conversions.service import ConversionContext
+    from clicktrail.links.service import LinkContext
+
+    # `--ref -` reads it from standard input, so that it stays out of shell history and `ps`.
+    ref = sys.stdin.readline().strip() if args.ref == "-" else args.ref.strip()
+    if not ref:
+        print("error: --ref is empty", file=sys.stderr)
+        return 2
+    settings = Settings()
+    migrate.upgrade(settings.resolved_database_url)
+    ctx = ConversionContext.from_settings(settings, LinkContext.from_settings(settings).codec)
+    erased = _in_session(settings, lambda s: erasure.erase_customer(s, ctx.customer_hash(ref)))
+    print(f"erased: {erased.identify_links_removed} identify links removed, {erased.orders_detached} orders detached")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clicktrail", description="Short links and sales attribution.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     key_create.add_argument("--scope", choices=["read", "write"], default="write",
                             help="read: GET only; write (default): everything")
     key_create.set_defaults(func=cmd_apikey_create)
+
+    customer = sub.add_parser("customer", help="customers' data").add_subparsers(dest="action", required=True)
+    erase = customer.add_parser("erase", help="remove what links a customer to clicks; detach their orders")
+    erase.add_argument("--ref", required=True, help="their email or shop customer id ('-': read it from stdin)")
+    erase.set_defaults(func=cmd_customer_erase)
     return parser
 
 

@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from clicktrail.auth.deps import require_api_key
-from clicktrail.conversions import service, shopjs
+from clicktrail.conversions import erasure, service, shopjs
 from clicktrail.conversions.pending import conversion_context
 from clicktrail.conversions.platforms import DELIVERY_ID_HEADERS, NORMALISERS, BadPayload, Ignored, InvalidPayload, is_woocommerce_ping
 from clicktrail.conversions.schemas import (
-    Identify, OrderOut, OrderStatus, SecretRotate, SourceCreate, SourceOut, SourceWithSecret, WebhookAnswer,
+    CustomerErase, ErasedOut, Identify, OrderOut, OrderStatus, SecretRotate, SourceCreate, SourceOut, SourceWithSecret, WebhookAnswer,
 )
 from clicktrail.conversions.service import ConversionContext
 from clicktrail.conversions.signatures import BadSignature, verify
@@ -96,6 +96,14 @@ async def get_order(order_id: IdPath, session: SessionDep) -> OrderOut:
 async def identify(data: Identify, session: SessionDep, ctx: ContextDep) -> Response:
     await service.identify(session, ctx, data.click_id, data.customer_ref)
     return Response(status_code=204)
+
+
+@router.post("/customers/erase")
+async def erase_customer(data: CustomerErase, session: SessionDep, ctx: ContextDep) -> ErasedOut:
+    """Remove what links a customer to clicks (identify links) and detach their orders. The
+    reference travels in the body, not the URL, so that no access log keeps it."""
+    erased = await erasure.erase_customer(session, ctx.customer_hash(data.customer_ref))
+    return ErasedOut(identify_links_removed=erased.identify_links_removed, orders_detached=erased.orders_detached)
 
 
 async def _read_body(request: Request) -> bytes:

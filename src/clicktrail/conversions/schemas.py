@@ -112,3 +112,14 @@ class Identify(BaseModel):
 
     click_id: str = Field(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9_-]+$")
     customer_ref: NonBlank = Field(max_length=320)
+
+
+class CustomerErase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ref: NonBlank = Field(max_length=320, description="The email or shop customer id, as given to identify or in orders.")
+
+
+class ErasedOut(BaseModel):
+    identify_links_removed: int = Field(description="Clicks the customer had been identified with, now unlinked.")
+    orders_detached: int = Field(description="Orders that no longer refer to the customer (they keep their credit).")
