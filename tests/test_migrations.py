@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from clicktrail import migrate
+from clicktrail.clicks.partitions import is_partition_name
 from clicktrail.db import create_engine
 from clicktrail.models import Base
 
@@ -20,8 +21,13 @@ async def _diff_and_tables(url: str) -> tuple[list, set[str]]:
     try:
         async with engine.connect() as conn:
             def inspect_sync(sync_conn):
-                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-                return compare_metadata(ctx, Base.metadata), set(inspect(sync_conn).get_table_names())
+                # Click partitions (PostgreSQL) are tables of the database, not models.
+                def include_name(name, type_, _parent) -> bool:
+                    return not (type_ == "table" and is_partition_name(name))
+
+                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True, "include_name": include_name})
+                tables = {t for t in inspect(sync_conn).get_table_names() if not is_partition_name(t)}
+                return compare_metadata(ctx, Base.metadata), tables
 
             return await conn.run_sync(inspect_sync)
     finally:

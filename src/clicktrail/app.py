@@ -20,6 +20,7 @@ from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.clicks.country import CountryLookup
 from clicktrail.links.card_router import router as card_image_router
+from clicktrail.clicks.partitions import PartitionMaintenance
 from clicktrail.clicks.recorder import Recorder
 from clicktrail.clicks.retention import ClickRetention
 from clicktrail.clicks.router import router as clicks_router
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbound_sender.start()
         if listener is not None:
             listener.start()
+        click_partitions = PartitionMaintenance(engine) if engine.dialect.name == "postgresql" else None
+        if click_partitions is not None:
+            click_partitions.start()  # this month's and the next ones', now and then daily
+        app.state.click_partitions = click_partitions
         retention = None
         if settings.click_retention_days is not None:
             retention = ClickRetention(engine, settings.click_retention_days, settings.retention_interval)
@@ -79,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if retention is not None:
                 await retention.stop()
+            if click_partitions is not None:
+                await click_partitions.stop()
             if listener is not None:
                 await listener.stop()
             await app.state.outbound_sender.stop()

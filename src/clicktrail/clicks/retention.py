@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from clicktrail.clicks import partitions
 from clicktrail.clicks.models import Click, ClickHorizon, CustomerClick
 from clicktrail.db import utcnow
 from clicktrail.links.models import Link
@@ -123,7 +124,19 @@ class ClickRetention:
                 await lock.commit()
 
     async def _run(self, cutoff: datetime) -> int:
-        dropped = await drop_clicks_before(self._engine, cutoff)
+        dropped = 0
+        async with self._engine.begin() as conn:
+            partitioned = await conn.run_sync(partitions.is_partitioned)
+        if partitioned:
+            # Whole months: the cut moves back to the first of its month (raw clicks are kept
+            # up to a month longer than asked), and what is older goes with one DROP TABLE.
+            cutoff = partitions.month_of(cutoff)
+            async with self._engine.begin() as conn:
+                names, dropped = await conn.run_sync(partitions.drop_before, cutoff)
+            if names:
+                log.info("dropped click partitions %s", ", ".join(names))
+        # The rest (SQLite; PostgreSQL's default partition) a batch at a time.
+        dropped += await drop_clicks_before(self._engine, cutoff)
         if dropped:
             log.info("dropped %d clicks from before %s (retention: %d days)", dropped, cutoff.date(), self.days)
         return dropped

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
 from clicktrail.auth.deps import require_api_key
+from clicktrail.clicks import partitions
 from clicktrail.clicks.models import Click
 from clicktrail.clicks.schemas import ClickOut
 from clicktrail.db import SessionDep
@@ -43,7 +44,8 @@ async def list_clicks(
 
 @router.get("/clicks/{click_id}")
 async def get_click(click_id: Annotated[str, Path(max_length=32)], session: SessionDep) -> ClickOut:
-    click = await session.get(Click, click_id)
+    where = partitions.by_id(Click.click_id, Click.occurred_at, click_id, session.bind.dialect.name)
+    click = await session.scalar(select(Click).where(*where))
     if click is None:
         raise NotFound("click not found")
     return ClickOut.of(click)

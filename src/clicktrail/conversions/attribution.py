@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clicktrail.clicks.ids import click_time, is_click_id
 from clicktrail.clicks.models import Click, CustomerClick
+from clicktrail.clicks.partitions import ID_TIME_SLACK
 from clicktrail.links.codes import CodeCodec
 from clicktrail.links.models import Link
 from clicktrail.redirect.lookup import find_link_by_code
@@ -27,6 +29,7 @@ CLOCK_SKEW = timedelta(minutes=15)
 _clicks = Click.__table__.c
 _CLICK_COLUMNS = (_clicks.click_id, _clicks.link_id, _clicks.campaign_id, _clicks.channel, _clicks.app, _clicks.occurred_at)
 _CLICK_BY_ID = select(*_CLICK_COLUMNS).where(_clicks.click_id == bindparam("click_id"))
+_CLICK_BY_ID_AND_TIME = _CLICK_BY_ID.where(_clicks.occurred_at >= bindparam("low"), _clicks.occurred_at <= bindparam("high"))
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,13 @@ async def attribute(
     if signals.click_id:
         # Straight on the connection: a Core lookup needs none of the ORM session's execution steps.
         conn = await session.connection()
-        row = (await conn.execute(_CLICK_BY_ID, {"click_id": signals.click_id})).first()
+        if conn.dialect.name == "postgresql" and is_click_id(signals.click_id):
+            # The id's time names the month partition to read (clicks/partitions.py).
+            at = click_time(signals.click_id)
+            row = (await conn.execute(_CLICK_BY_ID_AND_TIME, {
+                "click_id": signals.click_id, "low": at - ID_TIME_SLACK, "high": at + ID_TIME_SLACK})).first()
+        else:
+            row = (await conn.execute(_CLICK_BY_ID, {"click_id": signals.click_id})).first()
         if row is None:
             if waiting:
                 return PENDING

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from clicktrail.clicks.partitions import is_partition_name
 from clicktrail.db import UTCDateTime, create_engine
 from clicktrail.models import Base
 
@@ -31,10 +32,16 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _include_name(name: str | None, type_: str, _parent: Any) -> bool:
+    # Click partitions (PostgreSQL, clicks/partitions.py) are made by the service, not models.
+    return not (type_ == "table" and name is not None and is_partition_name(name))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=_include_name,
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=_render_item,
         compare_type=True,
