@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scratch import scratch_database, time_reports  # noqa: E402
 from sqlalchemy import distinct, func, select  # noqa: E402
 
 from clicktrail import migrate  # noqa: E402
@@ -48,10 +47,6 @@ CHANNELS = ["whatsapp", "messenger", "telegram", "instagram", "sms", "email"]
 APPS = ["whatsapp", "messenger", "telegram", "instagram", "facebook", "wechat", "line"]
 DAYS = 90
 WRITERS = 2  # concurrent INSERT ... SELECT sessions while loading clicks
-
-
-def _with_database(url: str, name: str) -> str:
-    return f"{url.rpartition('/')[0]}/{name}"
 
 
 LOAD = [
@@ -188,7 +183,6 @@ async def measure(url: str, runs: int) -> list[tuple[str, str, float]]:
     engine = create_engine(settings.resolved_database_url)
     sessions = create_sessionmaker(engine)
     ctx = LinkContext.from_settings(settings)
-    results = []
     try:
         default = parse_period(None, None, "Europe/Paris")
         periods = {
@@ -204,19 +198,7 @@ async def measure(url: str, runs: int) -> list[tuple[str, str, float]]:
         # campaign's (or all) clicks counted, and their distinct visitors, exactly.
         reports[SCAN_ONE] = lambda s, p: _scan(s, p, 7)
         reports[SCAN_ALL] = lambda s, p: _scan(s, p, None)
-        for period_name, period in periods.items():
-            for name, report in reports.items():
-                times = []
-                for i in range(runs + 1):
-                    async with sessions() as session:
-                        started = time.perf_counter()
-                        result = await report(session, period)
-                        elapsed = (time.perf_counter() - started) * 1000
-                    if i:
-                        times.append(elapsed)
-                assert result["rows"], name
-                results.append((period_name, name, statistics.median(times)))
-                print(f"  {period_name:<13} {name:<26} {statistics.median(times):8.1f} ms", flush=True)
+        results = await time_reports(sessions, periods, reports, runs)
     finally:
         await engine.dispose()
     return results
@@ -230,29 +212,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database (prints its URL)")
     args = parser.parse_args()
 
-    admin_url = os.environ.get("CLICKTRAIL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"clicktrail_bench_reports_{uuid.uuid4().hex[:8]}"
-    url = _with_database(admin_url, name)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
+    with scratch_database("clicktrail_bench_reports", keep=args.keep) as (name, url):
         print(f"database {name}: migrating and loading {args.clicks:,} clicks, {args.orders:,} orders")
         migrate.upgrade(async_database_url(url))
         asyncio.run(load(url, args.clicks, args.orders))
         print(f"timing (median of {args.runs} runs after a warm-up):")
         results = asyncio.run(measure(url, args.runs))
-    finally:
-        if args.keep:
-            print(f"kept: {url}")
-        else:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     print()
     print(f"| period        | report                     | median ms | ratio to {TARGET_MS:.0f} ms | ratio to baseline |")
