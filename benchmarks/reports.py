@@ -99,7 +99,7 @@ SELECT g, 1 + (g % 2), 'o' || g, (500 + (g * 7919) % 20000),
        CASE WHEN g % 10 < 8 AND l <= {n_channels} THEN (ARRAY{channels})[l] END,
        '{{}}'
 FROM (SELECT g, 1 + (g % {campaigns}) AS c, 1 + ((g / {campaigns}) % ({n_channels} + 4)) AS l
-      FROM generate_series(1, {orders}) g) s
+      FROM generate_series(1::bigint, {orders}) g) s
 """
 
 

@@ -94,7 +94,8 @@ def _setup(campaigns: int) -> list[str]:
 
 def _rollups(campaigns: int, clicks: int) -> list[str]:
     per_row = clicks / (campaigns * HOURS)  # mean clicks of an hourly row
-    low, spread = max(1, int(per_row * 0.4)), max(1, int(per_row * 1.2))  # mean ≈ low + spread / 2
+    # n = low + (hash % spread): a mean of low + (spread - 1) / 2 ≈ per_row
+    low, spread = max(1, round(per_row * 0.4)), max(1, round(per_row * 1.2) + 1)
     return [
         # Hourly rows, ending with the last whole hour.
         f"""INSERT INTO click_rollups (hours, starts_at, campaign_id, clicks, previews, bots, visitors)
