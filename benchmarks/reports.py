@@ -117,7 +117,8 @@ async def load(url: str, n_clicks: int, n_orders: int) -> None:
         ddl = [r[0] for r in await conn.fetch(
             "SELECT 'ALTER TABLE clicks ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)"
             " FROM pg_constraint WHERE conrelid = 'clicks'::regclass ORDER BY contype = 'p' DESC")]
-        ddl += [r[0] for r in await conn.fetch(
+        # A partitioned table's index reads "ON ONLY clicks": run as is, it would index no partition.
+        ddl += [r[0].replace(" ON ONLY ", " ON ") for r in await conn.fetch(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'clicks' AND indexname NOT IN"
             " (SELECT conname FROM pg_constraint WHERE conrelid = 'clicks'::regclass)")]
         for r in await conn.fetch("SELECT conname FROM pg_constraint WHERE conrelid = 'clicks'::regclass"):

@@ -177,8 +177,14 @@ async def _stored(url: str) -> tuple[dict[str, str], str]:
         async with engine.connect() as conn:
             rows = dict((await conn.execute(text("SELECT click_id, tableoid::regclass::text FROM clicks"))).all())
             kind = (await conn.execute(text("SELECT relkind::text FROM pg_class WHERE relname = 'clicks'"))).scalar()
+            # every index of the table is valid: on a partitioned one, present in every partition
+            invalid = (await conn.execute(text(
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'clicks'::regclass AND NOT indisvalid"))).scalar()
+            indexes = (await conn.execute(text(
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'clicks'::regclass"))).scalar()
     finally:
         await engine.dispose()
+    assert invalid == 0 and indexes == 3  # the key, by link and time, the reports' covering index
     return rows, kind
 
 

@@ -53,7 +53,9 @@ def _swap(partitioned: bool) -> None:
     for name, definition in foreign:
         op.execute(f'ALTER TABLE clicks ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in indexes:
-        op.execute(definition.replace(f" ON public.{OLD} ", " ON clicks ").replace(f" ON {OLD} ", " ON clicks "))
+        # Read before the rename, so they name `clicks`; a partitioned table's read "ON ONLY",
+        # which on a new partitioned table would index no partition.
+        op.execute(definition.replace(" ON ONLY ", " ON "))
 
 
 def _copy_and_drop() -> None:
