@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from clicktrail.clicks.models import CustomerClick
 from clicktrail.conversions.models import Order
+from clicktrail.outbound.models import OrderSignals
 
 from test_conversions import add_click, deliver, generic_body, new_campaign, new_source, orders
 
@@ -45,6 +46,9 @@ async def _hashes(app) -> tuple[int, int]:
 async def test_erasing_a_customer_unlinks_their_clicks_and_keeps_their_orders(app, api, client, caplog) -> None:
     source, credited, _second = await _identified_customer(app, api, client)
     assert await _hashes(app) == (3, 1)
+    async with app.state.sessionmaker() as session:  # what a shop passed for the ad platforms
+        session.add(OrderSignals(order_id=credited["order_id"], values='{"customer_id": "207119551"}'))
+        await session.commit()
 
     with caplog.at_level(logging.INFO, logger="clicktrail"):
         # the same email as given before, written otherwise: emails are compared without case
@@ -52,6 +56,8 @@ async def test_erasing_a_customer_unlinks_their_clicks_and_keeps_their_orders(ap
     assert response.status_code == 200, response.text
     assert response.json() == {"identify_links_removed": 2, "orders_detached": 1}
     assert await _hashes(app) == (1, 0)  # the other customer's identify link stays
+    async with app.state.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(OrderSignals)) == 0
     assert "erased a customer" in caplog.text
     assert "buyer" not in caplog.text.lower()
 
