@@ -208,3 +208,14 @@ def test_the_migration_converts_an_existing_table_in_batches_and_back(backend: B
     assert kind == "r" and stored == {i: "clicks" for i, _ in rows}
     migrate.upgrade(url)
     assert len(asyncio.run(_stored(url))[0]) == len(rows)
+
+
+async def test_an_id_of_our_shape_but_not_our_time_is_looked_up_everywhere(app, api) -> None:
+    campaign = await new_campaign(api)
+    link = campaign["links"][0]
+    odd = "zzzzzzzzzWhatsAppOrder"  # 22 base62 letters, as a shop's own id can be: its "time" is year 270000
+    await app.state.recorder.write([click_row(click_id=odd, link_id=link["id"], campaign_id=campaign["id"],
+                                              kind="click", channel=link["channel"], visitor_hash=None, occurred_at=NOW)])
+    response = await api.get(f"/api/clicks/{odd}")
+    assert response.status_code == 200 and response.json()["click_id"] == odd
+    assert (await api.get("/api/clicks/zzzzzzzzzzzzzzzzzzzzzz")).status_code == 404

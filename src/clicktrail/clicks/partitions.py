@@ -151,11 +151,23 @@ class PartitionMaintenance:
         return made
 
 
+def id_time(click_id: str) -> datetime | None:
+    """The time a click id of ours tells; None for another string, even one of the same shape
+    whose time would be absurd (a shop's own id of 22 letters)."""
+    if not is_click_id(click_id):
+        return None
+    try:
+        at = click_time(click_id)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return at if 2000 <= at.year < 2200 else None
+
+
 def by_id(column_id: ColumnElement, column_at: ColumnElement, click_id: str, dialect: str) -> list[ColumnElement]:
     """WHERE terms that find a click by id: on PostgreSQL with its time too, so that only its
     month's partition is read (ids not of our format are looked up in every partition)."""
     terms = [column_id == click_id]
-    if dialect == "postgresql" and is_click_id(click_id):
-        at = click_time(click_id)
+    at = id_time(click_id) if dialect == "postgresql" else None
+    if at is not None:
         terms += [column_at >= at - ID_TIME_SLACK, column_at <= at + ID_TIME_SLACK]
     return terms

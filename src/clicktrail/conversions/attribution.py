@@ -16,9 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.clicks.ids import click_time, is_click_id
 from clicktrail.clicks.models import Click, CustomerClick
-from clicktrail.clicks.partitions import ID_TIME_SLACK
+from clicktrail.clicks.partitions import ID_TIME_SLACK, id_time
 from clicktrail.links.codes import CodeCodec
 from clicktrail.links.models import Link
 from clicktrail.redirect.lookup import find_link_by_code
@@ -134,9 +133,9 @@ async def attribute(
     if signals.click_id:
         # Straight on the connection: a Core lookup needs none of the ORM session's execution steps.
         conn = await session.connection()
-        if conn.dialect.name == "postgresql" and is_click_id(signals.click_id):
+        at = id_time(signals.click_id) if conn.dialect.name == "postgresql" else None
+        if at is not None:
             # The id's time names the month partition to read (clicks/partitions.py).
-            at = click_time(signals.click_id)
             row = (await conn.execute(_CLICK_BY_ID_AND_TIME, {
                 "click_id": signals.click_id, "low": at - ID_TIME_SLACK, "high": at + ID_TIME_SLACK})).first()
         else:
