@@ -2,7 +2,7 @@
 names, emails, phones, addresses, IPs and notes that 0.1 kept verbatim are removed
 
 Revision ID: 4c1d8e0b2f6a
-Revises: 4c8e1f7a2b90
+Revises: 7d41b9e2c6a3
 Create Date: 2026-12-04 01:40:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '4c1d8e0b2f6a'
-down_revision: str | None = '4c8e1f7a2b90'
+down_revision: str | None = '7d41b9e2c6a3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
