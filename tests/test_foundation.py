@@ -198,3 +198,83 @@ def test_cli_changes_a_password(tmp_path: Path) -> None:
 
     import asyncio
     assert asyncio.run(check())
+
+
+def _serve(tmp_path: Path, port: int, **env: str) -> tuple[subprocess.Popen, str]:
+    """`clicktrail serve --port <port>` as a user starts it; returns the process and an API key."""
+    base_env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path), **env}
+    key = subprocess.run(
+        [sys.executable, "-m", "clicktrail.cli", "apikey", "create", "--name", "x"],
+        capture_output=True, text=True, env=base_env, timeout=120, check=True,
+    ).stdout.strip().splitlines()[-1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clicktrail.cli", "serve", "--port", str(port)],
+        env=base_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process, key
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"serve did not start: {process.communicate()}")
+
+
+def _stop(process: subprocess.Popen) -> tuple[str, str]:
+    process.terminate()
+    return process.communicate(timeout=30)
+
+
+def test_serve_on_another_port_hands_out_links_on_that_port(tmp_path: Path) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    port = _free_port()
+    process, key = _serve(tmp_path, port)
+    base, auth_header = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+    try:
+        campaign = httpx.post(f"{base}/api/campaigns", headers=auth_header, json={
+            "name": "Port", "destination_url": "https://shop.example/", "channels": ["whatsapp"]}).json()
+        link = campaign["links"][0]
+        assert link["short_url"] == f"{base}/{link['code']}"
+        png = httpx.get(f"{base}/api/links/{link['id']}/qr?format=png", headers=auth_header)
+        assert [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))] == [link["short_url"] + "?qr=1"]
+        assert httpx.get(link["short_url"]).status_code == 302  # the printed link answers
+        source = httpx.post(f"{base}/api/sources", headers=auth_header, json={"name": "Shop", "platform": "generic"})
+        assert source.json()["webhook_url"] == f"{base}/webhooks/{source.json()['id']}"
+    finally:
+        out, err = _stop(process)
+    assert f"use {base}" in out
+    assert "warning" not in err
+
+
+def test_serve_warns_when_the_base_url_names_another_port(tmp_path: Path) -> None:
+    port = _free_port()
+    process, key = _serve(tmp_path, port, CLICKTRAIL_BASE_URL="http://127.0.0.1:8000")
+    try:
+        link = httpx.post(f"http://127.0.0.1:{port}/api/links", headers={"Authorization": f"Bearer {key}"},
+                          json={"destination_url": "https://shop.example/", "channel": "sms"}).json()
+        assert link["short_url"].startswith("http://127.0.0.1:8000/")  # as configured: a proxy may forward it
+    finally:
+        _out, err = _stop(process)
+    assert f"warning: CLICKTRAIL_BASE_URL is http://127.0.0.1:8000, but this server listens on port {port}" in err
+
+
+def test_base_url_warning_of_the_settings() -> None:
+    served = "http://127.0.0.1:8141"
+    assert Settings(_env_file=None, served_url=served).base_url == served
+    assert Settings(_env_file=None, served_url=served).base_url_warning is None
+    assert Settings(_env_file=None, served_url=served, base_url="http://127.0.0.1:8141/").base_url_warning is None
+    assert "port 8141" in Settings(_env_file=None, served_url=served, base_url="http://localhost:8000").base_url_warning
+    assert Settings(_env_file=None, base_url="http://localhost:8000").base_url_warning is None  # not serving
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -115,17 +117,23 @@ async def test_session_cookie_is_signed_httponly_lax(app, client: httpx.AsyncCli
     assert (await client.get("/")).status_code == 303
 
 
-async def test_secure_cookie_behind_https(settings, tmp_path) -> None:
+@asynccontextmanager
+async def signed_in_with(settings, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own (these settings) and a client signed in to it as an admin."""
     from clicktrail.app import asgi_app, create_app
 
-    secure = settings.model_copy(update={"base_url": "https://go.shop.example"})
-    application = create_app(secure)
+    application = create_app(settings)
     async with application.router.lifespan_context(application):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(application)),
-                                     base_url="https://go.shop.example") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi_app(application)), base_url=base_url) as c:
             await make_user(application)
-            response = await sign_in(c)
-            assert "secure" in response.headers["set-cookie"].lower()
+            c.signed_in = await sign_in(c)  # type: ignore[attr-defined]
+            yield c
+
+
+async def test_secure_cookie_behind_https(settings, tmp_path) -> None:
+    secure = settings.model_copy(update={"base_url": "https://go.shop.example"})
+    async with signed_in_with(secure, "https://go.shop.example") as c:
+        assert "secure" in c.signed_in.headers["set-cookie"].lower()
 
 
 async def test_wrong_password_is_told_and_slowed_down(app, client: httpx.AsyncClient) -> None:
@@ -543,3 +551,18 @@ async def test_order_sources_create_show_once_rotate(app, web: httpx.AsyncClient
     assert new_secret != secret
     async with app.state.sessionmaker() as session:
         assert (await session.get(OrderSource, source.id)).secret == new_secret
+
+
+async def test_settings_page_warns_when_links_name_another_port(settings) -> None:
+    served_elsewhere = settings.model_copy(update={"served_url": "http://127.0.0.1:8141"})
+    async with signed_in_with(served_elsewhere, "http://ct.test") as c:
+        page = (await c.get("/settings")).text
+    warning = re.search(r'id="base-url-warning">(.*?)</div>', page, re.S)
+    assert warning and "listens on port 8141" in html_lib.unescape(warning.group(1))
+    assert "port 80" in html_lib.unescape(warning.group(1))
+
+
+async def test_settings_page_has_no_port_warning_when_links_are_served_here(web: httpx.AsyncClient) -> None:
+    page = (await web.get("/settings")).text
+    assert 'id="base-url-warning"' not in page
+    assert "<code>http://ct.test</code>" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from clicktrail import migrate
 from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
 from clicktrail.db import create_engine, create_sessionmaker
-from clicktrail.settings import Settings
+from clicktrail.settings import Settings, served_url
 
 T = TypeVar("T")
 
@@ -84,7 +85,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from clicktrail.serving import uvicorn_options
 
+    # The workers read their settings from the environment: tell them where they are served.
+    os.environ["CLICKTRAIL_SERVED_URL"] = served_url(args.host, args.port)
     settings = Settings()
+    for warning in _serve_warnings(settings, args.host):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    print(f"Short links, QR codes and webhook URLs use {settings.base_url}", flush=True)
     migrate.upgrade(settings.resolved_database_url)
     _ensure_first_admin(settings, settings.base_url)
     settings.resolved_secret_key  # made now, once, before several workers race for it
@@ -97,6 +103,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         **proxy_options(settings),
     )
     return 0
+
+
+def _serve_warnings(settings: Settings, host: str) -> list[str]:
+    warnings = [settings.base_url_warning] if settings.base_url_warning else []
+    if host in ("0.0.0.0", "::") and "base_url" not in settings.model_fields_set:
+        warnings.append(
+            f"serving on every address ({host}) without CLICKTRAIL_BASE_URL: links use {settings.base_url}, "
+            "which other devices cannot reach. Set CLICKTRAIL_BASE_URL to the address people open."
+        )
+    return warnings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

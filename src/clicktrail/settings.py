@@ -8,6 +8,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,6 +72,17 @@ class Settings(BaseSettings):
     outbound_circuit_pause: float = Field(600.0, description="Seconds a paused destination rests.")
     outbound_lease: float = Field(60.0, description="Seconds a claimed try is someone's before it is retried.")
     outbound_log_days: int = Field(30, description="Days finished deliveries stay in the deliveries log.")
+    # Where `clicktrail serve` listens, set by it for its workers (never by hand): without
+    # CLICKTRAIL_BASE_URL, short links, QR codes and webhook URLs point there.
+    served_url: str | None = Field(None, description="Set by `clicktrail serve`: the URL it listens on.")
+    # Reporting defaults until workspaces carry them (API.md: the workspace's reporting_currency).
+    reporting_currency: str = Field("EUR", description="ISO 4217 currency reports convert revenue to.")
+    timezone: str = Field("UTC", description="IANA time zone of report days, weeks and charts.")
+    rates_url: str = Field(
+        "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.zip",
+        description="ECB reference rates (CSV, or a zip of one) fetched daily; empty turns it off.",
+    )
+    rates_refresh_interval: float = Field(86400.0, description="Seconds between fetches of the rates.")
 
     @model_validator(mode="after")
     def _retention_covers_the_window(self) -> Settings:
@@ -106,6 +118,34 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("reporting_currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"not an ISO 4217 currency code: {value!r}")
+        return code
+
+    def model_post_init(self, _context: object) -> None:
+        # No base URL given: the links point where `serve` listens (API.md: Numbers).
+        if "base_url" not in self.model_fields_set and self.served_url:
+            self.base_url = self.served_url.rstrip("/")
+
+    @property
+    def base_url_warning(self) -> str | None:
+        """Why short links may not reach this server: the base URL names another port than the
+        one `serve` listens on (a printed QR code cannot be fixed later)."""
+        if not self.served_url or self.base_url == self.served_url:
+            return None
+        given, served = urlsplit(self.base_url), urlsplit(self.served_url)
+        if _port(given) == _port(served):
+            return None
+        return (
+            f"CLICKTRAIL_BASE_URL is {self.base_url}, but this server listens on port {_port(served)}: "
+            f"short links, QR codes and webhook URLs point to port {_port(given)}. That is right only "
+            "behind a proxy that forwards it here."
+        )
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL with the async driver filled in, as SQLAlchemy wants it."""
@@ -136,6 +176,23 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as f:
             f.write(key + "\n")
         return key
+
+
+def _port(url: SplitResult) -> int | None:
+    try:
+        return url.port or {"http": 80, "https": 443}.get(url.scheme)
+    except ValueError:
+        return None
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL of `serve --host --port`. A wildcard address is no place to send people: the
+    links then name this machine's loopback (a warning says to set CLICKTRAIL_BASE_URL)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def async_database_url(url: str) -> str:

@@ -497,7 +497,9 @@ async def _settings_page(request: Request, session: SessionDep, user: User, stat
     users = (await session.scalars(select(User).order_by(User.email))).all() if user.is_admin else []
     return render(request, "settings.html", status, user=user, keys=keys, users=users,
                   sources=await sources.list_sources(session, request), platforms=sources.PLATFORMS, platform_names=dict(sources.PLATFORMS),
-                  sources_ready=sources.READY, destinations=await outbound.destinations(session), **extra)
+                  sources_ready=sources.READY, destinations=await outbound.destinations(session),
+                  base_url=request.app.state.settings.base_url,
+                  base_url_warning=request.app.state.settings.base_url_warning, **extra)
 
 
 @router.get("/settings")
