@@ -123,6 +123,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         secret_key="test-secret-key-not-for-production",
         base_url=BASE_URL,
+        rates_url="",  # no fetching from the ECB in tests (tests/test_rates.py serves its own)
     )
 
 

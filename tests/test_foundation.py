@@ -202,7 +202,7 @@ def test_cli_changes_a_password(tmp_path: Path) -> None:
 
 def _serve(tmp_path: Path, port: int, **env: str) -> tuple[subprocess.Popen, str]:
     """`clicktrail serve --port <port>` as a user starts it; returns the process and an API key."""
-    base_env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path), **env}
+    base_env = {"CLICKTRAIL_DATA_DIR": str(tmp_path), "PATH": "", "HOME": str(tmp_path), "CLICKTRAIL_RATES_URL": "", **env}
     key = subprocess.run(
         [sys.executable, "-m", "clicktrail.cli", "apikey", "create", "--name", "x"],
         capture_output=True, text=True, env=base_env, timeout=120, check=True,

@@ -61,12 +61,22 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(f"2026-{text}:00+00:00")
 
 
-def row(key, clicks=0, uv=0, previews=0, bots=0, orders=0, revenue=None, rate=None, rpc=None, **extra) -> dict:
+def row(key, clicks=0, uv=0, previews=0, bots=0, orders=0, revenue=None, rate=None, rpc=None, coupon=0, customer=0,
+        ov=0, missing=0, converted=None, **extra) -> dict:
+    """A report row. `converted`: the amount in EUR, by default the row's euros (the story has no rates)."""
     return {
         "key": key, **extra, "clicks": clicks, "unique_visitors": uv, "previews": previews, "bots": bots,
-        "orders": orders, "revenue": revenue or {}, "conversion_rate": rate,
+        "orders": orders, "orders_via_coupon": coupon, "orders_via_customer": customer, "ordering_visitors": ov,
+        "revenue": revenue or {},
+        "revenue_converted": {"currency": "EUR", "amount": converted or (revenue or {}).get("EUR", "0.00"),
+                              "missing_rates": missing},
+        "conversion_rate": rate,
         "taps_per_share": round(clicks / previews, 6) if previews else None, "revenue_per_click": rpc or {},
     }
+
+
+def euros(amount: str, missing: int = 0) -> dict:
+    return {"currency": "EUR", "amount": amount, "missing_rates": missing}
 
 
 def without_key(r: dict) -> dict:
@@ -115,25 +125,25 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
         session.add_all([s1, s2])
         await session.flush()
         orders = [
-            ("O1", s1, 4990, 0, "EUR", "paid", "attributed", "click_id", wa, "messenger", "03-29T08:00"),
-            ("O2", s1, 10000, 2550, "EUR", "paid", "attributed", "utm", tg, None, "03-29T22:30"),
-            ("O3", s2, 1500, 0, "JPY", "paid", "attributed", "coupon", ref, None, "03-28T09:00"),
-            ("O4", s1, 2000, 2000, "EUR", "refunded", "attributed", "customer", wa, "whatsapp", "03-30T09:00"),
-            ("O5", s1, 3000, 0, "EUR", "cancelled", "attributed", "click_id", wa, "whatsapp", "03-28T15:00"),
-            ("O6", s1, 1500, 0, "EUR", "paid", "unattributed", None, None, None, "03-29T10:00"),
-            ("O7", s2, 800, 0, "JPY", "paid", "pending", None, None, None, "03-29T11:00"),
-            ("O8", s1, 1000, 0, "EUR", "paid", "attributed", "click_id", oth, "whatsapp", "03-28T13:00"),
-            ("O10", s2, 100, 0, "EUR", "paid", "attributed", "click_id", tg, "telegram", "03-30T22:00"),
-            ("O11", s2, 900, 0, "EUR", "paid", "unattributed", None, None, None, "04-05T10:00"),
+            ("O1", s1, 4990, 0, "EUR", "paid", "attributed", "click_id", 3, wa, "messenger", "03-29T08:00"),
+            ("O2", s1, 10000, 2550, "EUR", "paid", "attributed", "utm", None, tg, None, "03-29T22:30"),
+            ("O3", s2, 1500, 0, "JPY", "paid", "attributed", "coupon", None, ref, None, "03-28T09:00"),
+            ("O4", s1, 2000, 2000, "EUR", "refunded", "attributed", "customer", 1, wa, "whatsapp", "03-30T09:00"),
+            ("O5", s1, 3000, 0, "EUR", "cancelled", "attributed", "click_id", 2, wa, "whatsapp", "03-28T15:00"),
+            ("O6", s1, 1500, 0, "EUR", "paid", "unattributed", None, None, None, None, "03-29T10:00"),
+            ("O7", s2, 800, 0, "JPY", "paid", "pending", None, None, None, None, "03-29T11:00"),
+            ("O8", s1, 1000, 0, "EUR", "paid", "attributed", "click_id", 14, oth, "whatsapp", "03-28T13:00"),
+            ("O10", s2, 100, 0, "EUR", "paid", "attributed", "click_id", 10, tg, "telegram", "03-30T22:00"),
+            ("O11", s2, 900, 0, "EUR", "paid", "unattributed", None, None, None, None, "04-05T10:00"),
             # Not paid yet (authorised, on hold): no sale, so in no number of any report.
-            ("O12", s1, 7000, 0, "EUR", "pending", "attributed", "click_id", wa, "messenger", "03-29T09:00"),
+            ("O12", s1, 7000, 0, "EUR", "pending", "attributed", "click_id", 3, wa, "messenger", "03-29T09:00"),
         ]
-        for ext, source, amount, refunded, cur, status, state, method, link, app_name, at in orders:
+        for ext, source, amount, refunded, cur, status, state, method, click, link, app_name, at in orders:
             session.add(Order(
                 source_id=source.id, external_id=ext, amount_minor=amount, refunded_minor=refunded,
                 currency=cur, status=status, ordered_at=utc(at), attribution_state=state,
-                attribution_method=method, link_id=link, campaign_id=camp.get(link), channel=chan.get(link),
-                app=app_name, raw_payload="{}",
+                attribution_method=method, attributed_click_id=click and f"test{click:04d}", link_id=link,
+                campaign_id=camp.get(link), channel=chan.get(link), app=app_name, raw_payload="{}",
             ))
         await session.commit()
         sources = {"S1": s1.id, "S2": s2.id}
@@ -141,14 +151,16 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
             "codes": {l["id"]: l["code"] for l in [*launch["links"], referral]}, "sources": sources}
 
 
-LAUNCH_TOTALS = without_key(row(
-    None, clicks=7, uv=4, previews=2, bots=2, orders=4, revenue={"EUR": "124.40", "JPY": "1500"}, rate=1.0,
-    rpc={"EUR": "17.7714", "JPY": "214.29"},
-))
-WA = dict(clicks=4, uv=3, previews=1, bots=1, orders=2, revenue={"EUR": "49.90"}, rate=0.666667, rpc={"EUR": "12.4750"})
-TG = dict(clicks=3, uv=2, previews=1, orders=1, revenue={"EUR": "74.50"}, rate=0.5, rpc={"EUR": "24.8333"})
+# Conversion: of the 4 visitors only V2 ordered through a click of theirs (O1, click 3); O2 came by
+# UTM tags, O3 by coupon, O4 by the customer's earlier click: orders and revenue, not the rate.
+LAUNCH = dict(clicks=7, uv=4, previews=2, bots=2, orders=4, revenue={"EUR": "124.40", "JPY": "1500"}, rate=0.25,
+              rpc={"EUR": "17.7714", "JPY": "214.29"}, coupon=1, customer=1, ov=1, missing=1)
+LAUNCH_TOTALS = without_key(row(None, **LAUNCH))
+WA = dict(clicks=4, uv=3, previews=1, bots=1, orders=2, revenue={"EUR": "49.90"}, rate=0.333333, rpc={"EUR": "12.4750"},
+          customer=1, ov=1)
+TG = dict(clicks=3, uv=2, previews=1, orders=1, revenue={"EUR": "74.50"}, rate=0.0, rpc={"EUR": "24.8333"})
 SMS = dict(bots=1)
-REF = dict(orders=1, revenue={"JPY": "1500"})
+REF = dict(orders=1, revenue={"JPY": "1500"}, coupon=1, missing=1)
 
 
 async def get_json(api: httpx.AsyncClient, url: str) -> dict:
@@ -168,7 +180,7 @@ async def check_csv(api: httpx.AsyncClient, url: str, report: dict, columns: lis
     currencies = sorted(report["totals"]["revenue"])
     money = [f for f in ("revenue", "revenue_per_click") if f in report["totals"]]
     header = next(csv.reader(io.StringIO(response.text, newline="")))
-    assert header == [*columns, *(f"{f}_{c}" for f in money for c in currencies)]
+    assert header == [*columns, *(f"{f}_{c}" for f in money for c in currencies), "revenue_converted_EUR", "missing_rates"]
     assert len(parsed) == len(report["rows"])
     for got, want in zip(parsed, report["rows"]):
         for name in columns:
@@ -178,12 +190,15 @@ async def check_csv(api: httpx.AsyncClient, url: str, report: dict, columns: lis
         for f in money:
             for c in currencies:
                 assert got[f"{f}_{c}"] == want[f].get(c, ""), (f, c, got, want)
+        assert got["revenue_converted_EUR"] == want["revenue_converted"]["amount"]
+        assert got["missing_rates"] == str(want["revenue_converted"]["missing_rates"])
     # The Accept header chooses CSV too.
     accepted = await api.get(url, headers={"Accept": "text/csv"})
     assert accepted.headers["content-type"].startswith("text/csv") and accepted.text == response.text
 
 
-NUMS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate", "taps_per_share"]
+NUMS = ["clicks", "unique_visitors", "previews", "bots", "orders", "orders_via_coupon", "orders_via_customer",
+        "ordering_visitors", "conversion_rate", "taps_per_share"]
 
 
 async def test_campaign_report_every_grouping(app, api: httpx.AsyncClient) -> None:
@@ -215,50 +230,56 @@ async def test_campaign_report_every_grouping(app, api: httpx.AsyncClient) -> No
 
     by_app = await get_json(api, base + "&group_by=app")
     assert by_app["rows"] == [
-        row("messenger", clicks=1, uv=1, orders=1, revenue={"EUR": "49.90"}, rate=1.0, rpc={"EUR": "49.9000"}),
+        row("messenger", clicks=1, uv=1, orders=1, revenue={"EUR": "49.90"}, rate=1.0, rpc={"EUR": "49.9000"}, ov=1),
         row("telegram", clicks=3, uv=2, previews=1, rate=0.0),
-        row("whatsapp", clicks=2, uv=1, previews=1, orders=1, revenue={"EUR": "0.00"}, rate=1.0, rpc={"EUR": "0.0000"}),
-        row(None, clicks=1, uv=1, bots=2, orders=2, revenue={"EUR": "74.50", "JPY": "1500"}, rate=2.0,
-            rpc={"EUR": "74.5000", "JPY": "1500.00"}),
+        row("whatsapp", clicks=2, uv=1, previews=1, orders=1, revenue={"EUR": "0.00"}, rate=0.0, rpc={"EUR": "0.0000"},
+            customer=1),
+        row(None, clicks=1, uv=1, bots=2, orders=2, revenue={"EUR": "74.50", "JPY": "1500"}, rate=0.0,
+            rpc={"EUR": "74.5000", "JPY": "1500.00"}, coupon=1, missing=1),
     ]
     assert by_app["totals"] == LAUNCH_TOTALS
     await check_csv(api, base + "&group_by=app", by_app, ["key", *NUMS])
 
     by_day = await get_json(api, base + "&group_by=day")
     assert by_day["rows"] == [
-        row("2026-03-28", clicks=2, uv=1, bots=1, orders=1, revenue={"JPY": "1500"}, rate=1.0, rpc={"JPY": "750.00"}),
-        row("2026-03-29", clicks=3, uv=2, previews=2, orders=1, revenue={"EUR": "49.90"}, rate=0.5, rpc={"EUR": "16.6333"}),
-        row("2026-03-30", clicks=2, uv=2, bots=1, orders=2, revenue={"EUR": "74.50"}, rate=1.0, rpc={"EUR": "37.2500"}),
+        row("2026-03-28", clicks=2, uv=1, bots=1, orders=1, revenue={"JPY": "1500"}, rate=0.0, rpc={"JPY": "750.00"},
+            coupon=1, missing=1),
+        row("2026-03-29", clicks=3, uv=2, previews=2, orders=1, revenue={"EUR": "49.90"}, rate=0.5, rpc={"EUR": "16.6333"},
+            ov=1),
+        row("2026-03-30", clicks=2, uv=2, bots=1, orders=2, revenue={"EUR": "74.50"}, rate=0.0, rpc={"EUR": "37.2500"},
+            customer=1),
     ]
     assert by_day["totals"] == LAUNCH_TOTALS
     await check_csv(api, base + "&group_by=day", by_day, ["key", *NUMS])
 
     # The same dates in UTC: click 3 moves to the 28th, click 11 and order O10 come in, click 5 is the 29th.
+    # A visitor who ordered counts on the day of the click (O1: clicked the 28th, ordered the 29th).
     utc_days = await get_json(api, f"/api/reports/campaigns/{s['launch']}?from=2026-03-28&to=2026-03-30&group_by=day")
     assert utc_days["rows"] == [
-        row("2026-03-28", clicks=3, uv=2, bots=1, orders=1, revenue={"JPY": "1500"}, rate=0.5, rpc={"JPY": "500.00"}),
-        row("2026-03-29", clicks=3, uv=3, previews=2, orders=2, revenue={"EUR": "124.40"}, rate=0.666667,
+        row("2026-03-28", clicks=3, uv=2, bots=1, orders=1, revenue={"JPY": "1500"}, rate=0.5, rpc={"JPY": "500.00"},
+            coupon=1, ov=1, missing=1),
+        row("2026-03-29", clicks=3, uv=3, previews=2, orders=2, revenue={"EUR": "124.40"}, rate=0.0,
             rpc={"EUR": "41.4667"}),
-        row("2026-03-30", clicks=2, uv=2, bots=1, orders=2, revenue={"EUR": "1.00"}, rate=1.0, rpc={"EUR": "0.5000"}),
+        row("2026-03-30", clicks=2, uv=2, bots=1, orders=2, revenue={"EUR": "1.00"}, rate=0.5, rpc={"EUR": "0.5000"},
+            customer=1, ov=1),
     ]
     assert utc_days["totals"] == without_key(row(
-        None, clicks=8, uv=5, previews=2, bots=2, orders=5, revenue={"EUR": "125.40", "JPY": "1500"}, rate=1.0,
-        rpc={"EUR": "15.6750", "JPY": "187.50"}))
+        None, clicks=8, uv=5, previews=2, bots=2, orders=5, revenue={"EUR": "125.40", "JPY": "1500"}, rate=0.4,
+        rpc={"EUR": "15.6750", "JPY": "187.50"}, coupon=1, customer=1, ov=2, missing=1))
 
 
 async def test_overview_forwarding_and_unattributed(app, api: httpx.AsyncClient) -> None:
     s = await build_story(app, api)
     overview = await get_json(api, f"/api/reports/overview?{PARIS}")
     assert overview["rows"] == [
-        row(s["launch"], name="Launch", slug="launch", **{k: v for k, v in zip(
-            ("clicks", "uv", "previews", "bots", "orders", "revenue", "rate", "rpc"),
-                [v for k, v in LAUNCH_TOTALS.items() if k != "taps_per_share"])}),
+        row(s["launch"], name="Launch", slug="launch", **LAUNCH),
         row(s["other"], name='Other, "quoted"', slug="other-quoted", clicks=1, uv=1, previews=1, orders=1,
-            revenue={"EUR": "10.00"}, rate=1.0, rpc={"EUR": "10.0000"}),
+            revenue={"EUR": "10.00"}, rate=1.0, rpc={"EUR": "10.0000"}, ov=1),
     ]
+    # V1 ordered in "Other", V2 in "Launch": 2 of 4 visitors (0.1 counted 5 orders / 4 visitors: 125%).
     assert overview["totals"] == without_key(row(
-        None, clicks=8, uv=4, previews=3, bots=2, orders=5, revenue={"EUR": "134.40", "JPY": "1500"}, rate=1.25,
-        rpc={"EUR": "16.8000", "JPY": "187.50"}))
+        None, clicks=8, uv=4, previews=3, bots=2, orders=5, revenue={"EUR": "134.40", "JPY": "1500"}, rate=0.5,
+        rpc={"EUR": "16.8000", "JPY": "187.50"}, coupon=1, customer=1, ov=2, missing=1))
     await check_csv(api, f"/api/reports/overview?{PARIS}", overview, ["key", "name", "slug", *NUMS])
     raw = (await api.get(f"/api/reports/overview?{PARIS}&format=csv")).text
     assert '"Other, ""quoted"""' in raw  # RFC 4180: quoted field, doubled quotes
@@ -275,9 +296,9 @@ async def test_overview_forwarding_and_unattributed(app, api: httpx.AsyncClient)
         cell("telegram", "telegram", clicks=3, uv=2, previews=1, rate=0.0),
         cell("telegram", None, orders=1, revenue={"EUR": "74.50"}),
         cell("whatsapp", "messenger", True, clicks=1, uv=1, orders=1, revenue={"EUR": "49.90"}, rate=1.0,
-             rpc={"EUR": "49.9000"}),
-        cell("whatsapp", "whatsapp", clicks=2, uv=1, previews=1, orders=1, revenue={"EUR": "0.00"}, rate=1.0,
-             rpc={"EUR": "0.0000"}),
+             rpc={"EUR": "49.9000"}, ov=1),
+        cell("whatsapp", "whatsapp", clicks=2, uv=1, previews=1, orders=1, revenue={"EUR": "0.00"}, rate=0.0,
+             rpc={"EUR": "0.0000"}, customer=1),
         cell("whatsapp", None, clicks=1, uv=1, bots=1, rate=0.0),
     ]
     assert fwd["totals"] == LAUNCH_TOTALS
@@ -286,17 +307,18 @@ async def test_overview_forwarding_and_unattributed(app, api: httpx.AsyncClient)
     everywhere = await get_json(api, f"/api/reports/forwarding?{PARIS}")
     wa_wa = [r for r in everywhere["rows"] if (r["channel"], r["app"]) == ("whatsapp", "whatsapp")]
     assert wa_wa == [cell("whatsapp", "whatsapp", clicks=3, uv=1, previews=2, orders=2, revenue={"EUR": "10.00"},
-                          rate=2.0, rpc={"EUR": "3.3333"})]
+                          rate=1.0, rpc={"EUR": "3.3333"}, customer=1, ov=1)]
     assert everywhere["totals"] == overview["totals"]
 
     lost = await get_json(api, f"/api/reports/unattributed?{PARIS}")
     assert lost["rows"] == [
         {"key": s["sources"]["S1"], "name": "Shop", "platform": "generic", "orders": 1, "pending": 0,
-         "all_orders": 5, "revenue": {"EUR": "15.00"}},
+         "all_orders": 5, "revenue": {"EUR": "15.00"}, "revenue_converted": euros("15.00")},
         {"key": s["sources"]["S2"], "name": "Stripe", "platform": "stripe", "orders": 0, "pending": 1,
-         "all_orders": 2, "revenue": {}},
+         "all_orders": 2, "revenue": {}, "revenue_converted": euros("0.00")},
     ]
-    assert lost["totals"] == {"orders": 1, "pending": 1, "all_orders": 7, "revenue": {"EUR": "15.00"}}
+    assert lost["totals"] == {"orders": 1, "pending": 1, "all_orders": 7, "revenue": {"EUR": "15.00"},
+                              "revenue_converted": euros("15.00")}
     await check_csv(api, f"/api/reports/unattributed?{PARIS}", lost,
                     ["key", "name", "platform", "orders", "pending", "all_orders"])
 
@@ -308,7 +330,7 @@ async def test_errors_and_defaults(app, api: httpx.AsyncClient, client: httpx.As
     assert (await api.get("/api/reports/campaigns/999999")).status_code == 404
     assert (await api.get("/api/reports/forwarding?campaign_id=999999")).status_code == 404
     for query, field in [
-        ("group_by=week", "group_by"), ("tz=Mars/Olympus", "tz"), ("tz=../../etc/passwd", "tz"),
+        ("group_by=year", "group_by"), ("currency=EURO", "currency"), ("currency=XYZ", "currency"), ("tz=Mars/Olympus", "tz"), ("tz=../../etc/passwd", "tz"),
         ("from=2026-02-30", "from"), ("to=yesterday", "to"), ("from=2026-03-02&to=2026-03-01", "to"),
         ("from=2000-01-01&to=2026-01-01", "from"), ("format=xml", "format"),
     ]:

@@ -73,7 +73,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CLICKTRAIL_DATA_DIR": str(data), "CLICKTRAIL_BASE_URL": base,
-           "CLICKTRAIL_DATABASE_URL": f"sqlite:///{data / 'clicktrail.db'}", "CLICKTRAIL_LINK_CACHE_TTL": "0.5"}
+           "CLICKTRAIL_DATABASE_URL": f"sqlite:///{data / 'clicktrail.db'}", "CLICKTRAIL_LINK_CACHE_TTL": "0.5",
+           "CLICKTRAIL_RATES_URL": ""}
     cli = [sys.executable, "-m", "clicktrail.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([*cli, "user", "create", "--email", EMAIL, "--password", PASSWORD], env=env, check=True,

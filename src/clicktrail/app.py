@@ -30,6 +30,7 @@ from clicktrail.conversions.router import public_router as conversions_public_ro
 from clicktrail.conversions.router import ct_js
 from clicktrail.conversions.router import router as conversions_router
 from clicktrail.redirect.cache import LinkCache
+from clicktrail.reports.rates import RateRefresher
 from clicktrail.reports.router import router as reports_router
 from clicktrail.outbound.router import router as outbound_router
 from clicktrail.outbound.sender import Sender
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pending_orders.start()
         app.state.outbound_sender = Sender.for_app(app)  # sales out: delivers the outbox
         app.state.outbound_sender.start()
+        app.state.rates = RateRefresher(app.state.sessionmaker, settings.rates_url, settings.rates_refresh_interval)
+        app.state.rates.start()
         if listener is not None:
             listener.start()
         click_partitions = PartitionMaintenance(engine) if engine.dialect.name == "postgresql" else None
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if listener is not None:
                 await listener.stop()
             await app.state.outbound_sender.stop()
+            await app.state.rates.stop()
             await app.state.pending_orders.stop()
             await recorder.stop()
             await engine.dispose()

@@ -1,4 +1,4 @@
-"""`clicktrail serve | migrate | user create | user password | apikey create | customer erase`."""
+"""`clicktrail serve | migrate | user create | user password | apikey create | customer erase | rates import`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clicktrail import migrate
 from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
+from clicktrail.reports import rates
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.settings import Settings, served_url
 
@@ -197,6 +198,25 @@ def cmd_customer_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rates_import(args: argparse.Namespace) -> int:
+    settings = Settings()
+    try:
+        with open(args.file, "rb") as f:
+            found = rates.parse_ecb_csv(f.read())
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except rates.RatesFileError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    migrate.upgrade(settings.resolved_database_url)
+    stored = _in_session(settings, lambda s: rates.store_rates(s, found))
+    days = sorted({r.day for r in found})
+    span = f", {days[0].isoformat()} to {days[-1].isoformat()}" if days else ""
+    print(f"imported {stored} rates of {len(rates.currencies_of(found))} currencies{span}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clicktrail", description="Short links and sales attribution.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     erase = customer.add_parser("erase", help="remove what links a customer to clicks; detach their orders")
     erase.add_argument("--ref", required=True, help="their email or shop customer id ('-': read it from stdin)")
     erase.set_defaults(func=cmd_customer_erase)
+    rate = sub.add_parser("rates", help="exchange rates").add_subparsers(dest="action", required=True)
+    rate_import = rate.add_parser("import", help="load the ECB's reference-rate CSV (eurofxref-hist.csv, or its zip)")
+    rate_import.add_argument("file")
+    rate_import.set_defaults(func=cmd_rates_import)
     return parser
 
 

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     reporting_currency: str = Field("EUR", description="ISO 4217 currency reports convert revenue to.")
     timezone: str = Field("UTC", description="IANA time zone of report days, weeks and charts.")
     rates_url: str = Field(
-        "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.zip",
+        "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip",
         description="ECB reference rates (CSV, or a zip of one) fetched daily; empty turns it off.",
     )
     rates_refresh_interval: float = Field(86400.0, description="Seconds between fetches of the rates.")

@@ -16,6 +16,8 @@ class Campaign(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     destination_url: Mapped[str] = mapped_column(String(2048))
     utm_medium: Mapped[str | None] = mapped_column(String(100))
+    # Archived campaigns leave the home list; their links keep working.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -36,6 +38,8 @@ class Link(Base):
     )
     destination_url: Mapped[str] = mapped_column(String(2048))
     channel: Mapped[str] = mapped_column(String(16))
+    # The marketer's name for the link ("Anna's story", "flyer"), shown beside the channel.
+    label: Mapped[str | None] = mapped_column(String(100))
     utm_source: Mapped[str | None] = mapped_column(String(255))
     utm_medium: Mapped[str | None] = mapped_column(String(255))
     utm_campaign: Mapped[str | None] = mapped_column(String(255))

@@ -8,9 +8,10 @@ without visiting the table (at 10M clicks: 3.5x faster for one campaign's month)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.clicks.models import Click
@@ -56,3 +57,15 @@ class LinkRollup(_RolledUp, Base):
     link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     app: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class ExchangeRate(Base):
+    """The ECB's euro reference rate of one currency on one day: units of it per euro (USD 1.0823).
+    Reference data shared by every workspace. Keyed by currency, then day: a report finds "the
+    latest rate on or before a day" by one index step."""
+
+    __tablename__ = "exchange_rates"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    per_eur: Mapped[Decimal] = mapped_column(Numeric(20, 10))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Date, case, cast, func, literal
@@ -48,6 +49,18 @@ class Period:
         first = self.start.astimezone(self.tz).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def local_buckets(self, unit: Unit) -> list[date]:
+        """The first day of every local day, week (Monday) or month the period touches."""
+        return sorted({start_of(day, unit) for day in self.local_days()})
+
+
+def start_of(day: date, unit: Unit) -> date:
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day
 
 
 def zone(name: str) -> ZoneInfo:
@@ -118,18 +131,27 @@ def offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
     return segments
 
 
-def day_bucket(column: ColumnElement, period: Period, dialect: str) -> ColumnElement:
-    """The local date (in the period's zone) of a UTC timestamp column, computed in SQL."""
+Unit = Literal["day", "week", "month"]
+# SQLite date() modifiers from a local date to the first day of its bucket: the Monday on or
+# before it (ISO weeks, local), the first of its month.
+_SQLITE_START_OF = {"day": (), "week": ("-6 days", "weekday 1"), "month": ("start of month",)}
+
+
+def day_bucket(column: ColumnElement, period: Period, dialect: str, unit: Unit = "day") -> ColumnElement:
+    """The local date (in the period's zone) of a UTC timestamp column, computed in SQL; for
+    `week` / `month` the first local day of its week (from Monday) or month."""
     if dialect == "postgresql":
-        return cast(func.timezone(period.tz_name, column), Date)
+        local = func.timezone(period.tz_name, column)
+        return cast(local if unit == "day" else func.date_trunc(unit, local), Date)
     segments = offset_segments(period.tz, period.start, period.end)
+    start_of = _SQLITE_START_OF[unit]
 
     # SQLite keeps times to the millisecond: 23:59:59.999999 would round up to the next day, so
     # the fraction is cut off first (the stored text is "YYYY-MM-DD HH:MM:SS.ffffff").
     whole_seconds = func.substr(column, 1, 19)
 
     def shifted(seconds: int) -> ColumnElement:
-        return func.date(whole_seconds, f"{seconds:+d} seconds")
+        return func.date(whole_seconds, f"{seconds:+d} seconds", *start_of)
 
     if len(segments) == 1:
         return shifted(segments[0][1])

@@ -24,22 +24,30 @@ What counts:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, LargeBinary, Select, Table, and_, case, cast, distinct, func, literal_column, null, select, union_all
+from sqlalchemy import (
+    CTE, ColumnElement, Date, LargeBinary, Select, Subquery, Table, and_, case, cast, distinct, func, literal, literal_column,
+    null, select, union_all,
+)
 from sqlalchemy.sql import CompoundSelect
 
 from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order
 from clicktrail.reports import rollups
-from clicktrail.reports.period import Period, day_bucket, offset_segments
+from clicktrail.reports.models import ExchangeRate
+from clicktrail.reports.rates import BASE_CURRENCY
+from clicktrail.reports.period import Period, Unit, day_bucket, offset_segments
 
-GroupBy = Literal["channel", "link", "app", "day"]
+GroupBy = Literal["channel", "link", "app", "day", "week", "month", "country"]
 
 clicks = Click.__table__
 orders = Order.__table__
+exchange_rates = ExchangeRate.__table__
 
-NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "revenue_minor", "pending", "all_orders")
+NUMBERS = ("clicks", "unique_visitors", "previews", "bots", "orders", "coupon_orders", "customer_orders",
+           "converters", "revenue_minor", "converted", "missing_rates", "pending", "all_orders")
 COLUMNS = ("part", "key", "key2", "currency", *NUMBERS, "sketch", "visitor")
 
 CANCELLED = "cancelled"
@@ -98,28 +106,85 @@ def _attributed_orders(period: Period) -> list[ColumnElement]:
     ]
 
 
-def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement]) -> list[Select]:
-    """Per-key and total order counts and revenue per currency. The orders are aggregated once,
-    per key and currency; the other parts add up those few rows."""
+def _order_day(column: ColumnElement, dialect: str) -> ColumnElement:
+    """The UTC date of an order: the day whose reference rate converts it."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite: "YYYY-MM-DD", as its Date column stores days
+
+
+def _rate_on(currency: ColumnElement, day: ColumnElement) -> ColumnElement:
+    """Units of `currency` per euro on `day`: the latest rate published on or before it (NULL:
+    none). One step down the (currency, day) primary key."""
+    return (
+        select(exchange_rates.c.per_eur)
+        .where(exchange_rates.c.currency == currency, exchange_rates.c.day <= day)
+        .order_by(exchange_rates.c.day.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _converted(revenue: ColumnElement, currency: ColumnElement, day: ColumnElement, target: str) -> ColumnElement:
+    """`revenue` (minor units of `currency`) in `target`, still scaled by 10^(minor units of
+    `currency`): the service scales it, per currency. NULL when a rate is missing."""
+    euro = literal_column("1")
+    from_rate = case((currency == BASE_CURRENCY, euro), else_=_rate_on(currency, day))
+    to_rate = euro if target == BASE_CURRENCY else _rate_on(literal(target), day)
+    return case((revenue == 0, euro * 0), (currency == target, revenue), else_=revenue * to_rate / from_rate)
+
+
+def _converted_per_currency(per_day: Subquery, key_names: Sequence[str], target: str, counts: Sequence[str],
+                            name: str) -> CTE:
+    """Rows of `per_day` (keys, currency, day, counts, revenue_minor) converted at their day's
+    rates, then summed per key and currency: `converted`, and `missing_rates`, the orders (of
+    `counts[0]`) that no rate converts. Rates are looked up once per key, currency and day,
+    never per order."""
+    rows = select(
+        *(per_day.c[n] for n in (*key_names, "currency", *counts, "revenue_minor")),
+        _converted(per_day.c.revenue_minor, per_day.c.currency, per_day.c.day, target).label("converted"),
+    ).subquery(f"{name}x")
+    keys = [rows.c[n] for n in (*key_names, "currency")]
+    return select(
+        *keys,
+        *(func.sum(rows.c[n]).label(n) for n in counts),
+        func.sum(rows.c.revenue_minor).label("revenue_minor"),
+        func.sum(rows.c.converted).label("converted"),
+        func.sum(case((rows.c.converted.is_(None), rows.c[counts[0]]), else_=0)).label("missing_rates"),
+    ).group_by(*keys).cte(name)
+
+
+def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement], dialect: str,
+                    target: str, from_: Any = None) -> list[Select]:
+    """Per-key and total order counts, and revenue per currency converted to `target`. The
+    orders are aggregated once, per key, currency and day; the other parts add up those rows."""
     key_names = ("key", "key2")[: len(order_keys)]
     order_rows = select(
         *(k.label(n) for k, n in zip(order_keys, key_names)),
-        orders.c.currency, orders.c.amount_minor, orders.c.refunded_minor,
-    ).where(*order_where).subquery("o")
-    per_currency = select(
-        *(order_rows.c[n] for n in key_names), order_rows.c.currency,
-        func.count().label("orders"), _net_revenue(order_rows).label("revenue_minor"),
-    ).group_by(*(order_rows.c[n] for n in key_names), order_rows.c.currency).cte("oc")
+        orders.c.currency, _order_day(orders.c.ordered_at, dialect).label("day"),
+        orders.c.amount_minor, orders.c.refunded_minor,
+        orders.c.attribution_method,
+    ).select_from(from_ if from_ is not None else orders).where(*order_where).subquery("o")
+    per_day = select(
+        *(order_rows.c[n] for n in (*key_names, "currency", "day")),
+        func.count().label("orders"),
+        func.count(case((order_rows.c.attribution_method == "coupon", 1))).label("coupon_orders"),
+        func.count(case((order_rows.c.attribution_method == "customer", 1))).label("customer_orders"),
+        _net_revenue(order_rows).label("revenue_minor"),
+    ).group_by(*(order_rows.c[n] for n in (*key_names, "currency", "day"))).subquery("od")
+    order_counts = ("orders", "coupon_orders", "customer_orders")
+    per_currency = _converted_per_currency(per_day, key_names, target, order_counts, "oc")
     ok = [per_currency.c[n] for n in key_names]
     keyed = dict(zip(key_names, ok))
-    count, revenue = func.coalesce(func.sum(per_currency.c.orders), 0), func.sum(per_currency.c.revenue_minor)
+    count = {n: func.coalesce(func.sum(per_currency.c[n]), 0) for n in order_counts}
+    money = {n: per_currency.c[n] for n in ("revenue_minor", "converted", "missing_rates")}
+    money_sums = {n: func.sum(c) for n, c in money.items()}
     return [
-        _branch("n", where=[], group=ok, from_=per_currency, **keyed, orders=count),
-        _branch("N", where=[], from_=per_currency, orders=count),
-        _branch("o", where=[], from_=per_currency, **keyed, currency=per_currency.c.currency,
-                revenue_minor=per_currency.c.revenue_minor),
+        _branch("n", where=[], group=ok, from_=per_currency, **keyed, **count),
+        _branch("N", where=[], from_=per_currency, **count),
+        _branch("o", where=[], from_=per_currency, **keyed, currency=per_currency.c.currency, **money),
         _branch("O", where=[], group=[per_currency.c.currency], from_=per_currency,
-                currency=per_currency.c.currency, revenue_minor=revenue),
+                currency=per_currency.c.currency, **money_sums),
     ]
 
 
@@ -202,35 +267,56 @@ def _link_rows(period: Period, campaign_id: int, columns: Sequence[str]) -> list
                       [cover.raw_clicks(), clicks.c.campaign_id == campaign_id])
 
 
-def _day_rows(period: Period, campaign_id: int, dialect: str) -> list[Select] | None:
-    """One campaign's rows by local day, from its hourly roll-ups: each whole UTC hour falls in
-    one local day when the zone's offsets in the period are whole hours. None otherwise
-    (Asia/Kolkata, Australia/Lord_Howe...): the rows are then counted from the clicks."""
+def _day_rows(period: Period, campaign_id: int, dialect: str, unit: Unit) -> list[Select] | None:
+    """One campaign's rows by local day, week or month, from its hourly roll-ups: each whole UTC
+    hour falls in one local day when the zone's offsets in the period are whole hours. None
+    otherwise (Asia/Kolkata, Australia/Lord_Howe...): the rows are then counted from the clicks."""
     if any(offset % 3600 for _, offset in offset_segments(period.tz, period.start, period.end)):
         return None
     cover = rollups.cover(period.start, period.end, days=False)
     ru = rollups.rollups
     return _rolled_up(
         ru,
-        [day_bucket(ru.c.starts_at, period, dialect).label("key")],
-        [day_bucket(clicks.c.occurred_at, period, dialect).label("key")],
+        [day_bucket(ru.c.starts_at, period, dialect, unit).label("key")],
+        [day_bucket(clicks.c.occurred_at, period, dialect, unit).label("key")],
         [cover.rollup_rows(ru), ru.c.campaign_id == campaign_id],
         [cover.raw_clicks(), clicks.c.campaign_id == campaign_id],
     )
 
 
+def _converter_branches(order_where: list[ColumnElement], click_keys: Sequence[ColumnElement],
+                        period: Period) -> list[Select]:
+    """Visitors who ordered through a click (the order carried its click id), per key of that
+    click and in total: the numerator of the conversion rate. Only clicks of the period count,
+    keyed like the clicks themselves, so that they are among the period's unique visitors of
+    the same row and a rate never exceeds 1. Orders credited by coupon, UTM tags or an earlier
+    identified customer count as orders and revenue, not here."""
+    key_names = ("key", "key2")[: len(click_keys)]
+    ordering = select(*(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.visitor_hash).select_from(
+        orders.join(clicks, clicks.c.click_id == orders.c.attributed_click_id)
+    ).where(
+        *order_where, orders.c.attribution_method == "click_id", clicks.c.kind == "click",
+        clicks.c.visitor_hash.is_not(None), _in_period(clicks.c.occurred_at, period),
+    ).subquery("ov")
+    keys = [ordering.c[n] for n in key_names]
+    converters = func.count(distinct(ordering.c.visitor_hash))
+    return [
+        _branch("k", where=[], group=keys, from_=ordering, **dict(zip(key_names, keys)), converters=converters),
+        _branch("K", where=[], from_=ordering, converters=converters),
+    ]
+
+
 def _metric_union(
     dialect: str,
     click_where: list[ColumnElement],
-    order_where: list[ColumnElement],
     click_keys: Sequence[ColumnElement],
-    order_keys: Sequence[ColumnElement],
+    orders_of: OrderQuery,
     click_totals: list[Select] | None = None,
-) -> CompoundSelect:
-    """Per-key (one or two key columns) and total clicks, orders and revenue, as one statement.
-    Keys are computed in a derived table so that GROUP BY names a plain column on both engines.
-    Click totals: `click_totals` (the roll-ups of one campaign), else counted from the clicks
-    again (a second count of distinct visitors: as long again as the per-key one)."""
+) -> list[Select]:
+    """Per-key (one or two key columns) and total clicks counted from the clicks. Keys are
+    computed in a derived table so that GROUP BY names a plain column on both engines. Click
+    totals: `click_totals` (the roll-ups of one campaign), else counted from the clicks again (a
+    second count of distinct visitors: as long again as the per-key one)."""
     key_names = ("key", "key2")[: len(click_keys)]
     click_rows = select(
         *(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.kind, clicks.c.visitor_hash
@@ -239,86 +325,119 @@ def _metric_union(
     keyed_c = dict(zip(key_names, ck))
     if click_totals is None:
         click_totals = [_branch("C", where=click_where, from_=clicks, **_click_counts(dialect))]
-    return union_all(
+    return [
         _branch("c", where=[], group=ck, from_=click_rows, **keyed_c, **_click_counts(dialect, click_rows)),
         *click_totals,
-        *_order_branches(order_where, order_keys),
-    )
+        *orders_of.branches(),
+    ]
 
 
-def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect: str) -> CompoundSelect:
+@dataclass(frozen=True)
+class OrderQuery:
+    """Which orders a report counts (`where`), what keys them (`keys`; the keys of their click:
+    `click_keys`, for the conversion rate), and the currency revenue is converted to."""
+
+    period: Period
+    dialect: str
+    currency: str
+    where: list[ColumnElement]
+    keys: Sequence[ColumnElement]
+    click_keys: Sequence[ColumnElement]
+    from_: Any = None
+
+    def branches(self) -> list[Select]:
+        return [
+            *_order_branches(self.where, self.keys, self.dialect, self.currency, self.from_),
+            *_converter_branches(self.where, self.click_keys, self.period),
+        ]
+
+
+CLICK_KEY = {"channel": clicks.c.channel, "link": clicks.c.link_id, "app": clicks.c.app, "country": clicks.c.country}
+BUCKETS = ("day", "week", "month")
+
+
+def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect: str, currency: str) -> CompoundSelect:
     """Rows and totals from the campaign's roll-ups (counts exact; unique visitors estimated
-    beyond a few hundred), orders from the orders. Day rows of a zone with a half-hour offset
-    are counted from the clicks, exactly."""
-    if group_by == "day":
-        order_key = day_bucket(orders.c.ordered_at, period, dialect)
-        rows = _day_rows(period, campaign_id, dialect)
+    beyond a few hundred), orders from the orders. Day, week and month rows of a zone with a
+    half-hour offset, and country rows (the roll-ups keep no country), are counted from the
+    clicks, exactly."""
+    totals = _rollup_branches(period, campaign_id, per_campaign=False)
+    of_campaign = [orders.c.campaign_id == campaign_id, *_attributed_orders(period)]
+    if group_by in BUCKETS:
+        click_key = day_bucket(clicks.c.occurred_at, period, dialect, group_by)
+        orders_of = OrderQuery(period, dialect, currency, of_campaign,
+                               [day_bucket(orders.c.ordered_at, period, dialect, group_by)], [click_key])
+        rows = _day_rows(period, campaign_id, dialect, group_by)
         if rows is None:
-            return _metric_union(
-                dialect,
-                [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
-                [orders.c.campaign_id == campaign_id, *_attributed_orders(period)],
-                [day_bucket(clicks.c.occurred_at, period, dialect)],
-                [order_key],
-                _rollup_branches(period, campaign_id, per_campaign=False),
-            )
+            return union_all(*_metric_union(
+                dialect, [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
+                [click_key], orders_of, totals))
+    elif group_by == "country":
+        # An order's country is its click's; orders credited without a click have none (null).
+        their_click = clicks.alias("oc_click")
+        orders_of = OrderQuery(period, dialect, currency, of_campaign, [their_click.c.country], [clicks.c.country],
+                               orders.outerjoin(their_click, their_click.c.click_id == orders.c.attributed_click_id))
+        return union_all(*_metric_union(
+            dialect, [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
+            [clicks.c.country], orders_of, totals))
     else:
         column = {"channel": "channel", "link": "link_id", "app": "app"}[group_by]
-        order_key = orders.c[column]
+        orders_of = OrderQuery(period, dialect, currency, of_campaign, [orders.c[column]], [CLICK_KEY[group_by]])
         rows = _link_rows(period, campaign_id, [column])
-    return union_all(
-        *rows,
-        *_rollup_branches(period, campaign_id, per_campaign=False),
-        *_order_branches([orders.c.campaign_id == campaign_id, *_attributed_orders(period)], [order_key]),
-    )
+    return union_all(*rows, *totals, *orders_of.branches())
 
 
-def overview(period: Period) -> CompoundSelect:
+def overview(period: Period, dialect: str, currency: str) -> CompoundSelect:
     """One row per campaign, all from the roll-ups and the orders."""
-    return union_all(
-        *_rollup_branches(period, None, per_campaign=True),
-        *_order_branches([orders.c.campaign_id.is_not(None), *_attributed_orders(period)], [orders.c.campaign_id]),
-    )
+    orders_of = OrderQuery(period, dialect, currency, [orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
+                           [orders.c.campaign_id], [clicks.c.campaign_id])
+    return union_all(*_rollup_branches(period, None, per_campaign=True), *orders_of.branches())
 
 
-def forwarding(campaign_id: int | None, period: Period, dialect: str) -> CompoundSelect:
+def forwarding(campaign_id: int | None, period: Period, dialect: str, currency: str) -> CompoundSelect:
     """Declared channel × detected app. Orders too, by the channel and app of their click.
     One campaign: from its roll-ups. Across all campaigns, from the clicks: that includes clicks
     of links in no campaign (any more), which the roll-ups leave out."""
     order_where = _attributed_orders(period)
-    order_keys = [orders.c.channel, orders.c.app]
+    if campaign_id is not None:
+        order_where.append(orders.c.campaign_id == campaign_id)
+    orders_of = OrderQuery(period, dialect, currency, order_where, [orders.c.channel, orders.c.app],
+                           [clicks.c.channel, clicks.c.app])
     if campaign_id is None:
-        return _metric_union(dialect, [_in_period(clicks.c.occurred_at, period)], order_where,
-                             [clicks.c.channel, clicks.c.app], order_keys)
+        return union_all(*_metric_union(dialect, [_in_period(clicks.c.occurred_at, period)],
+                                        [clicks.c.channel, clicks.c.app], orders_of))
     return union_all(
         *_link_rows(period, campaign_id, ["channel", "app"]),
         *_rollup_branches(period, campaign_id, per_campaign=False),
-        *_order_branches([orders.c.campaign_id == campaign_id, *order_where], order_keys),
+        *orders_of.branches(),
     )
 
 
-def unattributed(period: Period) -> CompoundSelect:
+def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
     """Per order source: orders no method credited (with their revenue), orders still pending,
     and all orders of the period (cancelled and unpaid ones left out everywhere). Aggregated
-    once per source and currency, like the orders of the other reports."""
+    once per source, currency and day, like the orders of the other reports."""
     lost = orders.c.attribution_state == "unattributed"
     net = orders.c.amount_minor - orders.c.refunded_minor
-    per_currency = select(
-        orders.c.source_id, orders.c.currency,
+    day = _order_day(orders.c.ordered_at, dialect)
+    per_day = select(
+        orders.c.source_id.label("key"), orders.c.currency, day.label("day"),
         func.count(case((lost, 1))).label("orders"),
         func.count(case((orders.c.attribution_state == "pending", 1))).label("pending"),
         func.count().label("all_orders"),
         func.sum(case((and_(lost, net > 0), net), else_=0)).label("revenue_minor"),
     ).where(
         orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)
-    ).group_by(orders.c.source_id, orders.c.currency).cte("uc")
+    ).group_by(orders.c.source_id, orders.c.currency, day).subquery("ud")
+    per_currency = _converted_per_currency(per_day, ["key"], currency, ["orders", "pending", "all_orders"], "uc")
     counts = {name: func.coalesce(func.sum(per_currency.c[name]), 0) for name in ("orders", "pending", "all_orders")}
     with_lost = [per_currency.c.orders > 0]  # a currency appears in the revenue once an order of it is lost
+    money = {n: per_currency.c[n] for n in ("revenue_minor", "converted", "missing_rates")}
     return union_all(
-        _branch("n", where=[], group=[per_currency.c.source_id], from_=per_currency, key=per_currency.c.source_id, **counts),
+        _branch("n", where=[], group=[per_currency.c.key], from_=per_currency, key=per_currency.c.key, **counts),
         _branch("N", where=[], from_=per_currency, **counts),
-        _branch("o", where=with_lost, from_=per_currency, key=per_currency.c.source_id,
-                currency=per_currency.c.currency, revenue_minor=per_currency.c.revenue_minor),
+        _branch("o", where=with_lost, from_=per_currency, key=per_currency.c.key, currency=per_currency.c.currency,
+                **money),
         _branch("O", where=with_lost, group=[per_currency.c.currency], from_=per_currency,
-                currency=per_currency.c.currency, revenue_minor=func.sum(per_currency.c.revenue_minor)),
+                currency=per_currency.c.currency, **{n: func.sum(c) for n, c in money.items()}),
     )

@@ -17,25 +17,44 @@ from clicktrail.params import IdFilter, IdPath
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[Depends(require_api_key)])
 
-NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "conversion_rate", "taps_per_share"]
+NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "orders_via_coupon", "orders_via_customer",
+                  "ordering_visitors", "conversion_rate", "taps_per_share"]
 
 
 def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, detail=[{"loc": ["query", field], "msg": message, "type": "value_error"}])
 
 
+def reporting_defaults(request: Request) -> tuple[str, str]:
+    """(currency, time zone) of reports that name none. For now the installation's settings
+    (CLICKTRAIL_REPORTING_CURRENCY, CLICKTRAIL_TIMEZONE); the workspace's once it has them."""
+    settings = request.app.state.settings
+    return settings.reporting_currency, settings.timezone
+
+
 def period(
+    request: Request,
     from_: Annotated[str | None, Query(alias="from", max_length=40, description="Date (local, inclusive) or ISO time.")] = None,
     to: Annotated[str | None, Query(max_length=40, description="Date (local, inclusive) or ISO time (exclusive).")] = None,
-    tz: Annotated[str, Query(max_length=64, description="IANA time zone of dates and day buckets.")] = "UTC",
+    tz: Annotated[str | None, Query(max_length=64, description="IANA time zone of dates, days, weeks and months "
+                                                          "(default: the reporting time zone).")] = None,
 ) -> Period:
     try:
-        return parse_period(from_, to, tz)
+        return parse_period(from_, to, tz or reporting_defaults(request)[1])
     except PeriodError as exc:
         raise _invalid(exc.field, str(exc)) from None
 
 
+def currency(
+    request: Request,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3, pattern="^[A-Za-z]{3}$",
+                                          description="ISO 4217 code revenue is converted to (revenue_converted).")] = None,
+) -> str:
+    return (currency or reporting_defaults(request)[0]).upper()
+
+
 PeriodDep = Annotated[Period, Depends(period)]
+CurrencyDep = Annotated[str, Depends(currency)]
 Format = Annotated[Literal["json", "csv"] | None, Query(description="csv, or send Accept: text/csv")]
 
 
@@ -83,12 +102,14 @@ async def campaign_report(
     request: Request,
     session: SessionDep,
     period: PeriodDep,
+    currency: CurrencyDep,
     group_by: GroupBy = "channel",
     format: Format = None,
 ) -> Any:
     """Clicks, unique visitors, previews, bots, orders and revenue of one campaign, per channel,
-    link, detected app or local day."""
-    report = await _run(service.campaign_report(session, request.app.state.link_context, campaign_id, group_by, period))
+    link, detected app, country (of the click), or local day, week (from Monday) or month."""
+    report = await _run(service.campaign_report(session, request.app.state.link_context, campaign_id, group_by,
+                                                period, currency))
     if _wants_csv(request, format):
         labels = ["code", "channel", "referrer"] if group_by == "link" else []
         if group_by == "day" and report["raw_clicks_since"]:
@@ -98,9 +119,10 @@ async def campaign_report(
 
 
 @router.get("/overview", response_model=Report, responses={200: {"content": {"text/csv": {}}}})
-async def overview(request: Request, session: SessionDep, period: PeriodDep, format: Format = None) -> Any:
+async def overview(request: Request, session: SessionDep, period: PeriodDep, currency: CurrencyDep,
+                   format: Format = None) -> Any:
     """The same numbers with one row per campaign."""
-    report = await _run(service.overview(session, period))
+    report = await _run(service.overview(session, period, currency))
     if _wants_csv(request, format):
         return _csv_response(report, ["key", "name", "slug", *NUMBER_COLUMNS], "overview", period)
     return report
@@ -108,10 +130,11 @@ async def overview(request: Request, session: SessionDep, period: PeriodDep, for
 
 @router.get("/forwarding", response_model=ForwardingReport, responses={200: {"content": {"text/csv": {}}}, 404: {"description": "no such campaign"}})
 async def forwarding(
-    request: Request, session: SessionDep, period: PeriodDep, campaign_id: IdFilter = None, format: Format = None
+    request: Request, session: SessionDep, period: PeriodDep, currency: CurrencyDep, campaign_id: IdFilter = None,
+    format: Format = None,
 ) -> Any:
     """Declared channel × detected app: where links made for one chat were opened or shared."""
-    report = await _run(service.forwarding(session, campaign_id, period))
+    report = await _run(service.forwarding(session, campaign_id, period, currency))
     if _wants_csv(request, format):
         name = f"forwarding-campaign-{campaign_id}" if campaign_id is not None else "forwarding"
         return _csv_response(report, ["channel", "app", "forwarded", *NUMBER_COLUMNS], name, period)
@@ -119,9 +142,10 @@ async def forwarding(
 
 
 @router.get("/unattributed", response_model=UnattributedReport, responses={200: {"content": {"text/csv": {}}}})
-async def unattributed(request: Request, session: SessionDep, period: PeriodDep, format: Format = None) -> Any:
+async def unattributed(request: Request, session: SessionDep, period: PeriodDep, currency: CurrencyDep,
+                       format: Format = None) -> Any:
     """Orders of the period that no attribution method credited, per order source."""
-    report = await _run(service.unattributed(session, period))
+    report = await _run(service.unattributed(session, period, currency))
     if _wants_csv(request, format):
         return _csv_response(report, ["key", "name", "platform", "orders", "pending", "all_orders"], "unattributed", period)
     return report

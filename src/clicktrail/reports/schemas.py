@@ -19,14 +19,29 @@ RAW_CLICKS_SINCE = (
 )
 
 
+class Converted(BaseModel):
+    currency: str = Field(description="The report's currency (`currency=`, default the reporting currency).")
+    amount: str = Field(description="Net revenue converted at each order's date (the ECB rate of that day or "
+                                    "the latest before), rounded once to the currency's places.")
+    missing_rates: int = Field(description="Orders left out of `amount`: no rate of their currency on or before "
+                                           "their date. Never silently zero.")
+
+
 class Numbers(BaseModel):
     clicks: int = Field(description="Hits of kind `click` (people).")
     unique_visitors: int = Field(description="Distinct visitors among the clicks.")
     previews: int = Field(description="Link previews fetched by chat apps: the link was shared.")
     bots: int
-    orders: int = Field(description="Attributed orders, cancelled ones excluded.")
+    orders: int = Field(description="Attributed orders, cancelled and unpaid ones excluded; every method.")
+    orders_via_coupon: int = Field(description="Of `orders`, those credited by a referral link's coupon code.")
+    orders_via_customer: int = Field(description="Of `orders`, those credited to the customer's earlier identified click.")
+    ordering_visitors: int = Field(description="Visitors of this row's clicks who ordered through that click "
+                                               "(the order carried its click id).")
     revenue: dict[str, str] = Field(description="Net of refunds, per currency, exact decimal strings.")
-    conversion_rate: float | None = Field(description="orders / unique_visitors; null without visitors.")
+    revenue_converted: Converted
+    conversion_rate: float | None = Field(description="ordering_visitors / unique_visitors (at most 1); null "
+                                                      "without visitors. Coupon, UTM and customer orders count in "
+                                                      "orders and revenue, not here.")
     taps_per_share: float | None = Field(
         description="clicks / previews: people who tapped per chat preview drawn (each share in a chat "
         "draws one); null without previews.")
@@ -48,6 +63,7 @@ class Report(BaseModel):
     to: str
     tz: str
     raw_clicks_since: str | None = Field(None, description=RAW_CLICKS_SINCE)
+    currency: str
     unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[Row]
     totals: Numbers
@@ -65,6 +81,7 @@ class ForwardingReport(BaseModel):
     to: str
     tz: str
     raw_clicks_since: str | None = Field(None, description=RAW_CLICKS_SINCE)
+    currency: str
     unique_visitors_estimated: bool = Field(description=ESTIMATED)
     rows: list[ForwardingRow]
     totals: Numbers
@@ -75,6 +92,7 @@ class UnattributedNumbers(BaseModel):
     pending: int = Field(description="Orders still waiting for their click.")
     all_orders: int = Field(description="Every order of the source in the period.")
     revenue: dict[str, str] = Field(description="Net revenue of the unattributed orders, per currency.")
+    revenue_converted: Converted
 
 
 class UnattributedRow(UnattributedNumbers):
@@ -87,5 +105,6 @@ class UnattributedReport(BaseModel):
     from_: str = Field(alias="from", serialization_alias="from")
     to: str
     tz: str
+    currency: str
     rows: list[UnattributedRow]
     totals: UnattributedNumbers

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clicktrail.links.service import LinkContext
+from clicktrail.reports import rates
 from clicktrail.reports import service as reports
 from clicktrail.reports.period import Period, PeriodError, parse_period
 from clicktrail.web.charts import ACCENT, Bar, bar_chart, daily_chart
@@ -15,12 +16,23 @@ from clicktrail.web.format import channel_name, money, number
 
 __all__ = ["Period", "PeriodError", "parse_period", "overview", "campaign_numbers", "CampaignNumbers"]
 
-ZERO: dict[str, Any] = {"clicks": 0, "unique_visitors": 0, "previews": 0, "bots": 0, "orders": 0,
-                        "revenue": {}, "conversion_rate": None, "taps_per_share": None, "revenue_per_click": {}}
+def zero(currency: str) -> dict[str, Any]:
+    """The numbers of a row without activity."""
+    return {"clicks": 0, "unique_visitors": 0, "previews": 0, "bots": 0, "orders": 0, "orders_via_coupon": 0,
+            "orders_via_customer": 0, "ordering_visitors": 0, "revenue": {}, "conversion_rate": None,
+            "taps_per_share": None, "revenue_per_click": {},
+            "revenue_converted": {"currency": currency, "amount": "0", "missing_rates": 0}}
 
 
-async def overview(session: AsyncSession, period: Period) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
-    report = await reports.overview(session, period)
+async def report_currency(session: AsyncSession, settings: Any) -> str:
+    """The reporting currency, or the euro while no rate of it is stored (the pages still show)."""
+    if await rates.has_rates(session, settings.reporting_currency):
+        return settings.reporting_currency
+    return rates.BASE_CURRENCY
+
+
+async def overview(session: AsyncSession, period: Period, currency: str) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    report = await reports.overview(session, period, currency)
     return {row["key"]: row for row in report["rows"] if row["key"] is not None}, report["totals"]
 
 
@@ -38,12 +50,13 @@ class CampaignNumbers:
     visitors_estimated: bool = False  # unique visitors beyond the sketches' exact range
 
 
-async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period) -> CampaignNumbers:
-    by_link = await reports.campaign_report(session, ctx, campaign_id, "link", period)
-    by_day = await reports.campaign_report(session, ctx, campaign_id, "day", period)
-    by_channel = await reports.campaign_report(session, ctx, campaign_id, "channel", period)
-    by_app = await reports.campaign_report(session, ctx, campaign_id, "app", period)
-    forwarding = await reports.forwarding(session, campaign_id, period)
+async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period,
+                           currency: str) -> CampaignNumbers:
+    by_link = await reports.campaign_report(session, ctx, campaign_id, "link", period, currency)
+    by_day = await reports.campaign_report(session, ctx, campaign_id, "day", period, currency)
+    by_channel = await reports.campaign_report(session, ctx, campaign_id, "channel", period, currency)
+    by_app = await reports.campaign_report(session, ctx, campaign_id, "app", period, currency)
+    forwarding = await reports.forwarding(session, campaign_id, period, currency)
     totals = by_link["totals"]
     numbers = CampaignNumbers(totals=totals, by_link={r["key"]: r for r in by_link["rows"] if r["key"] is not None},
                               visitors_estimated=by_link["unique_visitors_estimated"])
@@ -53,15 +66,15 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
     if totals["clicks"] or totals["orders"]:
         numbers.daily = daily_chart([r["key"] for r in days], [r["clicks"] for r in days], [r["orders"] for r in days])
 
-    currencies = sorted(totals["revenue"])
-    if currencies:
+    if totals["revenue"]:
         numbers.has_revenue = True
-        # One bar per channel and currency: amounts in different currencies are never added up.
+        # One scale, one currency: every channel's revenue converted to the report's currency.
         bars = [
-            Bar(channel_name(r["key"]) + (f" ({c})" if len(currencies) > 1 else ""), float(r["revenue"][c]), money(r["revenue"][c], c))
-            for r in by_channel["rows"] for c in currencies if float(r["revenue"].get(c, 0) or 0) > 0
+            Bar(channel_name(r["key"]), float(c["amount"]), money(c["amount"], currency))
+            for r in by_channel["rows"] if float((c := r["revenue_converted"])["amount"]) > 0
         ]
-        numbers.revenue_chart = bar_chart(bars, title="Revenue per channel", color=ACCENT) if bars else None
+        title = f"Revenue per channel, in {currency}"
+        numbers.revenue_chart = bar_chart(bars, title=title, color=ACCENT) if bars else None
 
     app_bars = [Bar(channel_name(r["key"]), r["clicks"], number(r["clicks"])) for r in by_app["rows"] if r["clicks"]]
     numbers.apps_chart = bar_chart(app_bars, title="Clicks per detected app") if app_bars else None
@@ -76,7 +89,8 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
     return numbers
 
 
-async def report_for_csv(session: AsyncSession, ctx: LinkContext, campaign_id: int, kind: str, period: Period) -> dict[str, Any]:
+async def report_for_csv(session: AsyncSession, ctx: LinkContext, campaign_id: int, kind: str, period: Period,
+                         currency: str) -> dict[str, Any]:
     if kind == "forwarding":
-        return await reports.forwarding(session, campaign_id, period)
-    return await reports.campaign_report(session, ctx, campaign_id, kind, period)  # type: ignore[arg-type]
+        return await reports.forwarding(session, campaign_id, period, currency)
+    return await reports.campaign_report(session, ctx, campaign_id, kind, period, currency)  # type: ignore[arg-type]

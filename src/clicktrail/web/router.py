@@ -73,6 +73,11 @@ def install(app: FastAPI, settings: Settings) -> None:
                       message="The page was open too long or came from elsewhere. Go back, reload it and try again.")
 
 
+def _tz(request: Request) -> str:
+    """The time zone of every day, week and chart of the pages (the reporting time zone)."""
+    return request.app.state.settings.timezone
+
+
 def _ctx(request: Request) -> links.LinkContext:
     return request.app.state.link_context
 
@@ -200,12 +205,13 @@ def _account_errors(email: str, password: str, again: str | None) -> Errors:
 
 @router.get("/")
 async def home(request: Request, session: SessionDep, user: UserDep) -> Response:
-    period = reporting.parse_period(None, None, "UTC")
+    period = reporting.parse_period(None, None, _tz(request))
+    currency = await reporting.report_currency(session, request.app.state.settings)
     campaigns = await links.list_campaigns(session, 500, None)
-    numbers, totals = await reporting.overview(session, period)
+    numbers, totals = await reporting.overview(session, period, currency)
     channels = await links.links_of_campaigns(session, [c.id for c in campaigns])
     rows = [
-        {"campaign": c, "numbers": numbers.get(c.id, reporting.ZERO),
+        {"campaign": c, "numbers": numbers.get(c.id, reporting.zero(currency)),
          "channels": sorted({l.channel for l in channels[c.id] if l.referrer is None})}
         for c in campaigns
     ]
@@ -254,17 +260,18 @@ async def _campaign_page(request: Request, session: SessionDep, user: User, camp
     q = request.query_params
     period_errors: Errors = {}
     try:
-        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, "UTC")
+        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, _tz(request))
     except reporting.PeriodError as exc:
         period_errors[exc.field] = str(exc)[:1].upper() + str(exc)[1:]
-        period = reporting.parse_period(None, None, "UTC")
+        period = reporting.parse_period(None, None, _tz(request))
     ctx = _ctx(request)
+    currency = await reporting.report_currency(session, request.app.state.settings)
     all_links = (await links.links_of_campaigns(session, [campaign.id]))[campaign.id]
-    numbers = await reporting.campaign_numbers(session, ctx, campaign.id, period)
+    numbers = await reporting.campaign_numbers(session, ctx, campaign.id, period, currency)
     extra.setdefault("countries", await clicks_by_country(session, campaign_id=campaign.id, period=period))
     days = period.local_days()
     range_query = f"from={days[0].isoformat()}&to={days[-1].isoformat()}"
-    link_rows = [{"link": l, "out": ctx.out(l), "numbers": numbers.by_link.get(l.id, reporting.ZERO),
+    link_rows = [{"link": l, "out": ctx.out(l), "numbers": numbers.by_link.get(l.id, reporting.zero(currency)),
                   "state": _state(l)} for l in all_links]
     return render(
         request, "campaign.html", status, user=user, campaign=campaign, numbers=numbers,
@@ -375,10 +382,11 @@ async def export_csv(campaign_id: int, request: Request, session: SessionDep, us
         return _not_found(request, user, "Report")
     q = request.query_params
     try:
-        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, "UTC")
+        period = reporting.parse_period(q.get("from") or None, q.get("to") or None, _tz(request))
     except reporting.PeriodError:
-        period = reporting.parse_period(None, None, "UTC")
-    data = await reporting.report_for_csv(session, _ctx(request), campaign_id, report, period)
+        period = reporting.parse_period(None, None, _tz(request))
+    currency = await reporting.report_currency(session, request.app.state.settings)
+    data = await reporting.report_for_csv(session, _ctx(request), campaign_id, report, period, currency)
     if report == "forwarding":
         columns = ["channel", "app", "forwarded", *NUMBER_COLUMNS]
     else:
