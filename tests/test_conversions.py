@@ -604,6 +604,25 @@ async def test_shopify_refunds_lower_net_revenue_once_and_never_below_zero(app, 
     assert (await deliver(client, source, dumps(stray), topic="refunds/create")).status_code == 409
 
 
+async def test_shopify_order_in_a_customers_currency_is_stored_in_shop_money(app, api, client) -> None:
+    """A shop in USD selling to a customer in euros: Shopify's `total_price_set` gives both; the shop's
+    money is what the shop books, so that is stored."""
+    source = await new_source(api, "shopify")
+    order = shopify_order()
+    order["financial_status"], order["refunds"] = "paid", []
+    order["currency"], order["total_price"], order["presentment_currency"] = "EUR", "169.90", "EUR"
+    order["total_price_set"] = {"shop_money": {"amount": "185.00", "currency_code": "USD"},
+                                "presentment_money": {"amount": "169.90", "currency_code": "EUR"}}
+    assert (await deliver(client, source, dumps(order), topic="orders/create")).status_code == 200
+    [item] = await orders(api)
+    assert (item["amount"], item["currency"]) == ("185.00", "USD")
+    # Without total_price_set (older payloads), total_price in `currency` is all there is.
+    del order["total_price_set"]
+    order["id"] = 450789470
+    assert (await deliver(client, source, dumps(order), topic="orders/create")).status_code == 200
+    assert {(i["amount"], i["currency"]) for i in await orders(api)} == {("185.00", "USD"), ("169.90", "EUR")}
+
+
 async def test_stripe_charge_refunded_counts_the_cumulative_amount(app, api, client) -> None:
     campaign = await new_campaign(api)
     click_id = await add_click(app, campaign["links"][0], STRIPE_SESSION_AT - timedelta(minutes=5))

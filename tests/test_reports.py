@@ -49,7 +49,7 @@ import httpx
 import pytest
 
 from clicktrail.conversions.models import Order, OrderSource
-from clicktrail.reports.period import offset_segments, parse_period
+from clicktrail.reports.period import offset_segments, parse_period, start_of
 
 from conftest import click_row
 
@@ -366,10 +366,11 @@ ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia
          "Pacific/Chatham"]
 
 
+@pytest.mark.parametrize("unit", ["day", "week", "month"])
 @pytest.mark.parametrize("tz", ZONES)
-async def test_day_buckets_match_zoneinfo_across_dst(app, api: httpx.AsyncClient, tz: str) -> None:
+async def test_day_week_month_buckets_match_zoneinfo_across_dst(app, api: httpx.AsyncClient, tz: str, unit: str) -> None:
     """300 clicks at random instants over a year and a half, many within an hour of a DST change:
-    each local day counts exactly the clicks zoneinfo puts in it."""
+    each local day, week (from Monday) and month counts exactly the clicks zoneinfo puts in it."""
     campaign = (await api.post("/api/campaigns", json={"name": "tz", "destination_url": SHOP, "channels": ["sms"]})).json()
     link = campaign["links"][0]["id"]
     zone = ZoneInfo(tz)
@@ -385,13 +386,52 @@ async def test_day_buckets_match_zoneinfo_across_dst(app, api: httpx.AsyncClient
         for n, at in enumerate(instants)
     ])
     period = parse_period("2025-09-01", "2027-02-28", tz)
-    expected = Counter(at.astimezone(zone).date().isoformat() for at in instants if period.start <= at < period.end)
-    report = await get_json(api, f"/api/reports/campaigns/{campaign['id']}?group_by=day&tz={tz}"
+    expected = Counter(start_of(at.astimezone(zone).date(), unit).isoformat()
+                       for at in instants if period.start <= at < period.end)
+    report = await get_json(api, f"/api/reports/campaigns/{campaign['id']}?group_by={unit}&tz={tz}"
                                  "&from=2025-09-01&to=2027-02-28")
     got = {r["key"]: r["clicks"] for r in report["rows"] if r["clicks"]}
     assert got == dict(expected)
-    assert len(report["rows"]) == (period.end.astimezone(zone).date() - period.start.astimezone(zone).date()).days
+    assert [r["key"] for r in report["rows"]] == [d.isoformat() for d in period.local_buckets(unit)]
     assert report["totals"]["clicks"] == sum(expected.values())
+
+
+async def test_weeks_start_on_local_monday_and_orders_follow_their_clicks(app, api: httpx.AsyncClient) -> None:
+    """Paris moves to summer time on Sunday 2026-03-29 at 01:00 UTC: Sunday 23:59 local is still the
+    week of Monday the 23rd, Monday 00:00 local (22:00 UTC) is the next week; months likewise."""
+    campaign = (await api.post("/api/campaigns", json={"name": "weeks", "destination_url": SHOP,
+                                                       "channels": ["whatsapp"]})).json()
+    link = campaign["links"][0]["id"]
+    hits = [("w1", "V1", "03-22T22:30", "FR"), ("w2", "V2", "03-22T23:30", "FR"), ("w3", "V3", "03-29T21:59", "DE"),
+            ("w4", "V4", "03-29T22:00", None), ("w5", "V5", "03-31T21:30", "DE"), ("w6", "V6", "03-31T22:30", "FR")]
+    await app.state.recorder.write([
+        click_row(click_id=cid, link_id=link, campaign_id=campaign["id"], kind="click", channel="whatsapp",
+                  visitor_hash=v * 8, occurred_at=utc(at), country=country) for cid, v, at, country in hits])
+    async with app.state.sessionmaker() as session:
+        source = OrderSource(name="Shop", platform="generic", secret="s")
+        session.add(source)
+        await session.flush()
+        for ext, method, click, at in [("P1", "click_id", "w3", "03-30T08:00"), ("P2", "coupon", None, "03-30T09:00"),
+                                       ("P3", "click_id", "w6", "04-01T08:00")]:
+            session.add(Order(source_id=source.id, external_id=ext, amount_minor=1000, currency="EUR", status="paid",
+                              ordered_at=utc(at), attribution_state="attributed", attribution_method=method,
+                              attributed_click_id=click, link_id=link, campaign_id=campaign["id"],
+                              channel="whatsapp", raw_payload="{}"))
+        await session.commit()
+    base = f"/api/reports/campaigns/{campaign['id']}?from=2026-03-16&to=2026-04-05&tz=Europe/Paris"
+    weeks = await get_json(api, base + "&group_by=week")
+    assert [(r["key"], r["clicks"], r["orders"], r["ordering_visitors"], r["conversion_rate"]) for r in weeks["rows"]] == [
+        ("2026-03-16", 1, 0, 0, 0.0),
+        ("2026-03-23", 2, 0, 1, 0.5),  # V3 clicked Sunday night, ordered on Monday: their week's rate
+        ("2026-03-30", 3, 3, 1, 0.333333),
+    ]
+    months = await get_json(api, base + "&group_by=month")
+    assert [(r["key"], r["clicks"], r["orders"]) for r in months["rows"]] == [("2026-03-01", 5, 2), ("2026-04-01", 1, 1)]
+    countries = await get_json(api, base + "&group_by=country")
+    assert [(r["key"], r["clicks"], r["orders"], r["orders_via_coupon"], r["conversion_rate"]) for r in countries["rows"]] == [
+        ("DE", 2, 1, 0, 0.5), ("FR", 3, 1, 0, 0.333333), (None, 1, 1, 1, 0.0),  # the coupon order has no click
+    ]
+    assert countries["totals"]["orders"] == 3 and countries["totals"]["conversion_rate"] == round(2 / 6, 6)
 
 
 def test_offset_segments_are_exact() -> None:
@@ -405,3 +445,89 @@ def test_offset_segments_are_exact() -> None:
     lord_howe = offset_segments(ZoneInfo("Australia/Lord_Howe"), datetime(2026, 1, 1, tzinfo=timezone.utc),
                                 datetime(2026, 12, 31, tzinfo=timezone.utc))
     assert [o for _, o in lord_howe] == [39600, 37800, 39600]  # half-hour DST
+
+
+# --- one reporting currency -------------------------------------------------------------------
+
+# ECB format: units per euro, any subset of currencies, N/A where a currency had no rate that day.
+RATES_CSV = b"""Date,USD,JPY,GBP,
+2026-03-11,1.2000,160.00,0.8500,
+2026-03-10,1.2000,160.00,0.8500,
+2026-03-06,1.2000,N/A,N/A,
+2026-03-05,1.2000,N/A,N/A,
+2026-03-02,1.1000,160.00,N/A,
+"""
+
+
+async def converted_campaign(app, api: httpx.AsyncClient) -> int:
+    """A campaign selling in three currencies (and a fourth that has no rate yet on its day)."""
+    from clicktrail.reports import rates
+
+    campaign = (await api.post("/api/campaigns", json={"name": "World", "destination_url": SHOP,
+                                                       "channels": ["whatsapp", "telegram"]})).json()
+    wa, tg = (link["id"] for link in campaign["links"])
+    async with app.state.sessionmaker() as session:
+        await rates.store_rates(session, rates.parse_ecb_csv(RATES_CSV))
+        source = OrderSource(name="Shop", platform="shopify", secret="s")
+        session.add(source)
+        await session.flush()
+        for ext, amount, currency, at, link in [
+            ("A", 10000, "EUR", "03-04T12:00", wa),  # 100.00 EUR
+            ("B", 11000, "USD", "03-04T12:00", wa),  # the latest earlier rate (03-02: 1.10) → 100.00
+            ("C", 12000, "USD", "03-05T10:00", tg),  # that day's rate (1.20) → 100.00
+            ("D", 16000, "JPY", "03-07T23:30", tg),  # 03-06 is N/A, 03-05 too: 03-02's 160 → 100.00
+            ("E", 5000, "GBP", "03-08T09:00", tg),  # no GBP rate on or before 03-08: missing
+            ("F", 8500, "GBP", "03-11T09:00", wa),  # 0.85 → 100.00
+        ]:
+            session.add(Order(
+                source_id=source.id, external_id=ext, amount_minor=amount, currency=currency, status="paid",
+                ordered_at=utc(at), attribution_state="attributed", attribution_method="utm", link_id=link,
+                campaign_id=campaign["id"], channel="whatsapp" if link == wa else "telegram", raw_payload="{}",
+            ))
+        await session.commit()
+    return campaign["id"]
+
+
+async def test_revenue_is_converted_at_each_orders_date(app, api: httpx.AsyncClient) -> None:
+    campaign = await converted_campaign(app, api)
+    period = "from=2026-03-01&to=2026-03-31"
+    report = await get_json(api, f"/api/reports/campaigns/{campaign}?{period}")  # default: EUR
+    assert report["currency"] == "EUR"
+    assert report["totals"]["revenue"] == {"EUR": "100.00", "GBP": "135.00", "JPY": "16000", "USD": "230.00"}
+    assert report["totals"]["revenue_converted"] == {"currency": "EUR", "amount": "500.00", "missing_rates": 1}
+    by_channel = {r["key"]: r["revenue_converted"] for r in report["rows"]}
+    assert by_channel == {"telegram": {"currency": "EUR", "amount": "200.00", "missing_rates": 1},
+                          "whatsapp": {"currency": "EUR", "amount": "300.00", "missing_rates": 0}}
+
+    # Into dollars: euros and yen at the dollar's rate of their own day (1.10 on the 4th, 1.20 later).
+    dollars = await get_json(api, f"/api/reports/campaigns/{campaign}?{period}&currency=usd&group_by=day")
+    assert dollars["totals"]["revenue_converted"] == {"currency": "USD", "amount": "580.00", "missing_rates": 1}
+    days = {r["key"]: r["revenue_converted"]["amount"] for r in dollars["rows"] if r["orders"]}
+    assert days == {"2026-03-04": "220.00", "2026-03-05": "120.00", "2026-03-07": "120.00", "2026-03-08": "0.00",
+                    "2026-03-11": "120.00"}
+    assert [r["revenue_converted"]["missing_rates"] for r in dollars["rows"] if r["key"] == "2026-03-08"] == [1]
+
+    # Yen have no minor unit: the sum is rounded once, to whole yen.
+    yen = await get_json(api, f"/api/reports/campaigns/{campaign}?{period}&currency=JPY")
+    assert yen["totals"]["revenue_converted"] == {"currency": "JPY", "amount": "80000", "missing_rates": 1}
+
+    # The overview and the CSV carry the same converted numbers.
+    overview = await get_json(api, f"/api/reports/overview?{period}&currency=USD")
+    assert overview["totals"]["revenue_converted"] == dollars["totals"]["revenue_converted"]
+    csv_text = (await api.get(f"/api/reports/campaigns/{campaign}?{period}&currency=USD&format=csv")).text
+    parsed = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+    assert {r["key"]: (r["revenue_converted_USD"], r["missing_rates"]) for r in parsed} == {
+        "telegram": ("240.00", "1"), "whatsapp": ("340.00", "0")}
+
+    # A currency without any rate is refused rather than counting every order as missing.
+    refused = await api.get(f"/api/reports/campaigns/{campaign}?{period}&currency=CHF")
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "currency"]
+
+
+async def test_reporting_currency_and_time_zone_defaults(app, api: httpx.AsyncClient, settings) -> None:
+    campaign = await converted_campaign(app, api)
+    app.state.settings = settings.model_copy(update={"reporting_currency": "USD", "timezone": "America/New_York"})
+    report = await get_json(api, f"/api/reports/campaigns/{campaign}?from=2026-03-01&to=2026-03-31")
+    assert report["currency"] == "USD" and report["tz"] == "America/New_York"
+    assert report["totals"]["revenue_converted"]["amount"] == "580.00"
+    assert report["from"] == "2026-03-01T05:00:00+00:00"  # local midnight in New York

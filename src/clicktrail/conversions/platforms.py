@@ -263,6 +263,17 @@ def _shopify_rate(order: dict[str, Any]) -> Decimal | None:
     return shop / shown if shown else None
 
 
+def _shopify_shop_money(order: dict[str, Any]) -> tuple[int, str]:
+    """The order's total in the shop's own currency: `total_price_set.shop_money` where the order
+    has it (a shop selling in several currencies settles in one), else `total_price`/`currency`."""
+    shop_money = (order.get("total_price_set") or {}).get("shop_money") if isinstance(order.get("total_price_set"), dict) else None
+    if isinstance(shop_money, dict) and shop_money.get("amount") not in (None, "") and shop_money.get("currency_code"):
+        currency = _currency(shop_money["currency_code"])
+        return _minor(shop_money["amount"], currency, "total_price_set.shop_money.amount"), currency
+    currency = _currency(order["currency"])
+    return _minor(order["total_price"], currency, "total_price"), currency
+
+
 def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ignored:
     topic = headers.get("x-shopify-topic", "")
     payload = _object(_json(body), "the body")
@@ -282,10 +293,10 @@ def shopify(body: bytes, headers: dict[str, str], param: str) -> OrderData | Ign
     for key in ("id", "total_price", "currency"):
         if payload.get(key) in (None, ""):
             raise InvalidPayload(f"a Shopify order needs {key}")
-    currency = _currency(payload["currency"])
+    amount, currency = _shopify_shop_money(payload)
     data = OrderData(
         external_id=str(payload["id"]),
-        amount_minor=_minor(payload["total_price"], currency, "total_price"),
+        amount_minor=amount,
         currency=currency,
         ordered_at=_time(payload.get("created_at")),
         status=_SHOPIFY_STATUS.get(str(payload.get("financial_status")), "pending"),
