@@ -284,3 +284,102 @@ def _svg_of(qr) -> bytes:
     buffer = io.BytesIO()
     qr.save(buffer, kind="svg", scale=8, border=4)
     return buffer.getvalue()
+
+
+# --- managing campaigns (API.md: Numbers) -------------------------------------------------------
+
+async def test_rename_move_and_archive_a_campaign(app, api: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    campaign = await _campaign(api, channels=["whatsapp", "sms"])
+    wa, sms = campaign["links"]
+    own = (await api.post("/api/links", json={"campaign_id": campaign["id"], "channel": "email",
+                                              "destination_url": "https://shop.example/elsewhere"})).json()
+    assert (await client.get(f"/{wa['code']}")).headers["location"].startswith(SHOP)  # cached now
+
+    moved = await api.patch(f"/api/campaigns/{campaign['id']}", json={
+        "name": "  Winter Sale ", "destination_url": "https://shop.example/winter"})
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert (body["name"], body["slug"], body["destination_url"]) == ("Winter Sale", "summer-sale", "https://shop.example/winter")
+    destinations = {l["id"]: l["destination_url"] for l in body["links"]}
+    # Links that used the campaign's destination follow it; one sent elsewhere on purpose stays.
+    assert destinations == {wa["id"]: "https://shop.example/winter", sms["id"]: "https://shop.example/winter",
+                            own["id"]: "https://shop.example/elsewhere"}
+    assert (await client.get(f"/{wa['code']}")).headers["location"].startswith("https://shop.example/winter?")
+
+    archived = (await api.patch(f"/api/campaigns/{campaign['id']}", json={"archived": True})).json()
+    assert archived["archived"] is True and archived["archived_at"]
+    assert (await client.get(f"/{sms['code']}")).status_code == 302  # its links keep working
+    other = await _campaign(api, name="Spring")
+    listed = lambda query="": api.get(f"/api/campaigns{query}")  # noqa: E731
+    assert [c["id"] for c in (await listed("?archived=false")).json()["items"]] == [other["id"]]
+    assert [c["id"] for c in (await listed("?archived=true")).json()["items"]] == [campaign["id"]]
+    assert len((await listed()).json()["items"]) == 2
+    unarchived = (await api.patch(f"/api/campaigns/{campaign['id']}", json={"archived": False})).json()
+    assert unarchived["archived"] is False and unarchived["archived_at"] is None
+
+    for bad in ({"name": ""}, {"name": None}, {"destination_url": "javascript:alert(1)"}, {"archived": "maybe"},
+                {"slug": "new-slug"}):
+        refused = await api.patch(f"/api/campaigns/{campaign['id']}", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    assert (await api.get(f"/api/campaigns/{campaign['id']}")).json()["name"] == "Winter Sale"
+    assert (await api.patch("/api/campaigns/999999", json={"name": "x"})).status_code == 404
+
+
+async def test_delete_a_campaign_only_when_nothing_was_clicked(app, api: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
+    unused = await _campaign(api, name="Draft", channels=["whatsapp", "sms"])
+    assert (await api.delete(f"/api/campaigns/{unused['id']}")).status_code == 204
+    assert (await api.get(f"/api/campaigns/{unused['id']}")).status_code == 404
+    assert (await client.get(f"/{unused['links'][0]['code']}")).status_code == 404
+    assert await _counts(app) == (0, 0)
+
+    used = await _campaign(api, name="Live")
+    assert (await client.get(f"/{used['links'][0]['code']}")).status_code == 302
+    await app.state.recorder.flush()
+    refused = await api.delete(f"/api/campaigns/{used['id']}")
+    assert refused.status_code == 409 and "archive" in refused.json()["detail"]
+    assert await _counts(app) == (1, 1)
+    assert (await api.delete("/api/campaigns/999999")).status_code == 404
+
+
+async def test_search_sort_and_page_campaigns(app, api: httpx.AsyncClient) -> None:
+    from clicktrail.conversions.models import Order, OrderSource
+    from clicktrail.db import utcnow
+
+    made = {name: await _campaign(api, name=name) for name in ("banana 50%_off", "Apple", "cherry", "Banana bread")}
+    assert [c["name"] for c in (await api.get("/api/campaigns?q=BANANA")).json()["items"]] == ["Banana bread", "banana 50%_off"]
+    assert [c["name"] for c in (await api.get("/api/campaigns?q=50%25_")).json()["items"]] == ["banana 50%_off"]
+    assert (await api.get("/api/campaigns?q=%25")).json()["items"][0]["name"] == "banana 50%_off"  # a literal %
+    by_name = (await api.get("/api/campaigns?sort=name&limit=3")).json()
+    assert [c["name"] for c in by_name["items"]] == ["Apple", "banana 50%_off", "Banana bread"]
+    rest = (await api.get(f"/api/campaigns?sort=name&limit=3&cursor={by_name['next_cursor']}")).json()
+    assert [c["name"] for c in rest["items"]] == ["cherry"] and rest["next_cursor"] is None
+
+    async with app.state.sessionmaker() as session:
+        source = OrderSource(name="Shop", platform="generic", secret="s")
+        session.add(source)
+        await session.flush()
+        for n, (name, amount) in enumerate([("cherry", 9000), ("Apple", 500), ("cherry", 1000)]):
+            campaign = made[name]
+            session.add(Order(source_id=source.id, external_id=f"o{n}", amount_minor=amount, currency="EUR",
+                              status="paid", ordered_at=utcnow(), attribution_state="attributed",
+                              attribution_method="utm", link_id=campaign["links"][0]["id"],
+                              campaign_id=campaign["id"], channel="whatsapp", raw_payload="{}"))
+        await session.commit()
+    by_revenue = (await api.get("/api/campaigns?sort=revenue")).json()["items"]
+    assert [c["name"] for c in by_revenue][:2] == ["cherry", "Apple"]
+    assert (await api.get("/api/campaigns?sort=clicks")).status_code == 422
+
+
+async def test_links_take_a_label(api: httpx.AsyncClient) -> None:
+    campaign = await _campaign(api)
+    link = (await api.post("/api/links", json={"campaign_id": campaign["id"], "channel": "instagram",
+                                               "label": " Anna's story "})).json()
+    assert link["label"] == "Anna's story"
+    assert campaign["links"][0]["label"] is None
+    changed = (await api.patch(f"/api/links/{link['id']}", json={"label": "Flyer"})).json()
+    assert changed["label"] == "Flyer"
+    assert (await api.patch(f"/api/links/{link['id']}", json={"label": None})).json()["label"] is None
+    assert (await api.patch(f"/api/links/{link['id']}", json={"label": "x" * 101})).status_code == 422
+    [referral] = (await api.post(f"/api/campaigns/{campaign['id']}/referrals",
+                                 json={"referrer": "Bo", "label": "newsletter"})).json()["items"]
+    assert referral["label"] == "newsletter"

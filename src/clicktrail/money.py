@@ -21,6 +21,11 @@ _MINOR_UNITS: dict[str, int] = {
 DEFAULT_MINOR_UNITS = 2
 
 
+def unusual_minor_units() -> dict[str, int]:
+    """The currencies whose minor unit is not the usual 2 places (for SQL that scales amounts)."""
+    return dict(_MINOR_UNITS)
+
+
 def normalise_currency(currency: str) -> str:
     code = currency.strip().upper()
     if len(code) != 3 or not code.isascii() or not code.isalpha():

@@ -38,8 +38,6 @@ class Link(Base):
     )
     destination_url: Mapped[str] = mapped_column(String(2048))
     channel: Mapped[str] = mapped_column(String(16))
-    # The marketer's name for the link ("Anna's story", "flyer"), shown beside the channel.
-    label: Mapped[str | None] = mapped_column(String(100))
     utm_source: Mapped[str | None] = mapped_column(String(255))
     utm_medium: Mapped[str | None] = mapped_column(String(255))
     utm_campaign: Mapped[str | None] = mapped_column(String(255))

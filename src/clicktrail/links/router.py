@@ -15,7 +15,11 @@ from clicktrail.links import bulk, previews, service
 from clicktrail.links.csv_formats import ImportFormat
 from clicktrail.links.card_image import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, NotAnImage, card_image
 from clicktrail.links.uploads import read_capped
-from clicktrail.links.schemas import CampaignCreate, CampaignOut, LinkCreate, LinkOut, LinkUpdate, ReferralCreate
+from clicktrail.links.schemas import (
+    CampaignCreate, CampaignOut, CampaignUpdate, LinkCreate, LinkOut, LinkUpdate, ReferralCreate,
+)
+from clicktrail.reports.queries import campaign_revenue
+from clicktrail.reports.router import reporting_defaults
 from clicktrail.redirect.cache import links_changed
 from clicktrail.pagination import Page, PageDep, encode_cursor, int_cursor
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
@@ -35,7 +39,8 @@ ContextDep = Annotated[service.LinkContext, Depends(link_context)]
 def _campaign_out(ctx: service.LinkContext, campaign, links) -> CampaignOut:
     return CampaignOut(
         id=campaign.id, name=campaign.name, slug=campaign.slug, destination_url=campaign.destination_url,
-        utm_medium=campaign.utm_medium, created_at=campaign.created_at, links=[ctx.out(l) for l in links],
+        utm_medium=campaign.utm_medium, created_at=campaign.created_at, archived=campaign.archived_at is not None,
+        archived_at=campaign.archived_at, links=[ctx.out(l) for l in links],
     )
 
 
@@ -52,12 +57,45 @@ async def create_campaign(data: CampaignCreate, session: SessionDep, ctx: Contex
 
 
 @router.get("/campaigns")
-async def list_campaigns(session: SessionDep, ctx: ContextDep, page: PageDep) -> Page[CampaignOut]:
-    campaigns = await service.list_campaigns(session, page.limit, int_cursor(page))
+async def list_campaigns(
+    session: SessionDep,
+    ctx: ContextDep,
+    page: PageDep,
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the name or slug (any case).")] = None,
+    archived: Annotated[bool | None, Query(description="true: archived only; false: active only; omitted: both.")] = None,
+    sort: Annotated[service.CampaignSort, Query(description="created (newest first), name, or revenue "
+                                                            "(highest first, in the reporting currency).")] = "created",
+) -> Page[CampaignOut]:
+    revenue = None
+    if sort == "revenue":
+        revenue = campaign_revenue(session.bind.dialect.name, reporting_defaults(request)[0])
+    after = int_cursor(page)
+    campaigns = await service.list_campaigns(session, page.limit, after, q=q, archived=archived, sort=sort,
+                                             revenue=revenue)
     links = await service.links_of_campaigns(session, [c.id for c in campaigns])
     items = [_campaign_out(ctx, c, links[c.id]) for c in campaigns]
     more = len(campaigns) == page.limit
-    return Page(items=items, next_cursor=encode_cursor(campaigns[-1].id) if more else None)
+    # The cursor: the last id (newest first), else how many were seen.
+    following = campaigns[-1].id if sort == "created" else (after or 0) + len(campaigns) if campaigns else None
+    return Page(items=items, next_cursor=encode_cursor(following) if more else None)
+
+
+@router.patch("/campaigns/{campaign_id}")
+async def update_campaign(campaign_id: int, data: CampaignUpdate, session: SessionDep, ctx: ContextDep,
+                          request: Request) -> CampaignOut:
+    campaign, moved = await service.update_campaign(session, ctx, campaign_id, data)
+    await _links_changed(request, session, *moved)
+    links = await service.links_of_campaigns(session, [campaign.id])
+    return _campaign_out(ctx, campaign, links[campaign.id])
+
+
+@router.delete("/campaigns/{campaign_id}", status_code=204,
+               responses={409: {"description": "its links were clicked: archive it instead"}})
+async def delete_campaign(campaign_id: int, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
+    removed = await service.delete_campaign(session, campaign_id)
+    await links_changed(session, request.app.state.link_cache, [(l.id, ctx.code_of(l)) for l in removed])
+    return Response(status_code=204)
 
 
 @router.get("/campaigns/{campaign_id}")

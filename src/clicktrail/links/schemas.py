@@ -49,6 +49,19 @@ class CampaignCreate(BaseModel):
         return value
 
 
+
+class CampaignUpdate(BaseModel):
+    """Fields present in the body are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    destination_url: str | None = Field(
+        default=None, min_length=1, max_length=4096,
+        description="The new destination of the campaign and of every link that still used the old one.")
+    archived: bool | None = Field(default=None, description="Archived campaigns leave the home list; links keep working.")
+
+
 class LinkCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,6 +108,7 @@ class ReferralCreate(BaseModel):
     referrer: str = Field(min_length=1, max_length=255)
     coupon_code: str | None = Field(default=None, min_length=1, max_length=100)
     channel: Channel = "other"
+    label: str | None = Label
 
 
 class LinkOut(BaseModel):
@@ -123,4 +137,6 @@ class CampaignOut(BaseModel):
     destination_url: str
     utm_medium: str | None
     created_at: datetime
+    archived: bool
+    archived_at: datetime | None
     links: list[LinkOut]

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, exists, func, select
+from typing import Literal
+
+from sqlalchemy import Subquery, delete, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +18,11 @@ from clicktrail.clicks.models import Click
 from clicktrail.errors import Conflict, Invalid, NotFound, violates_unique
 from clicktrail.links.codes import CodeCodec, new_nonce, slug_problem
 from clicktrail.links.destinations import destination_problem
+from clicktrail.db import utcnow
 from clicktrail.links.models import Campaign, Link, LinkPreviewImage
-from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkOut, LinkUpdate, PreviewIn, PreviewOut, ReferralCreate
+from clicktrail.links.schemas import (
+    CampaignCreate, CampaignUpdate, LinkCreate, LinkOut, LinkUpdate, PreviewIn, PreviewOut, ReferralCreate,
+)
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import default_utm_medium
 
@@ -131,6 +136,10 @@ async def _check_slug(session: AsyncSession, slug: str, field: str = "slug") -> 
         raise Conflict(f"the slug '{slug}' is taken")
 
 
+def _label(label: str | None) -> str | None:
+    return label.strip() or None if label else None
+
+
 def normalise_coupon(code: str | None) -> str | None:
     # Shops compare coupon codes without case (WooCommerce even lower-cases them).
     return code.strip().upper() if code and code.strip() else None
@@ -203,11 +212,83 @@ async def create_campaign(session: AsyncSession, ctx: LinkContext, data: Campaig
     return campaign, links
 
 
-async def list_campaigns(session: AsyncSession, limit: int, before_id: int | None) -> list[Campaign]:
-    query = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(Campaign.id < before_id)
-    return list((await session.scalars(query)).all())
+CampaignSort = Literal["created", "name", "revenue"]
+
+
+async def list_campaigns(
+    session: AsyncSession, limit: int, after: int | None, *, q: str | None = None, archived: bool | None = None,
+    sort: CampaignSort = "created", revenue: Subquery | None = None,
+) -> list[Campaign]:
+    """A page of campaigns. `after`: for `created` (newest first) the last id seen; for `name`
+    and `revenue` (highest first, `revenue`: campaign_id → amount) how many were seen.
+    `q` finds the text in the name or slug, without case; `archived` None lists both kinds."""
+    query = select(Campaign).limit(limit)
+    if q:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(func.lower(Campaign.name).like(pattern, escape="\\"),
+                                Campaign.slug.like(pattern, escape="\\")))
+    if archived is not None:
+        query = query.where(Campaign.archived_at.is_not(None) if archived else Campaign.archived_at.is_(None))
+    if sort == "created":
+        query = query.order_by(Campaign.id.desc())
+        if after is not None:
+            query = query.where(Campaign.id < after)
+        return list((await session.scalars(query)).all())
+    if sort == "revenue" and revenue is not None:
+        query = query.outerjoin(revenue, revenue.c.campaign_id == Campaign.id).order_by(
+            func.coalesce(revenue.c.amount, 0).desc(), Campaign.id.desc())
+    else:
+        query = query.order_by(func.lower(Campaign.name), Campaign.id)
+    return list((await session.scalars(query.offset(after or 0))).all())
+
+
+async def update_campaign(session: AsyncSession, ctx: LinkContext, campaign_id: int,
+                          data: CampaignUpdate) -> tuple[Campaign, list[Link]]:
+    """Rename, move or archive a campaign; returns it and the links whose destination moved
+    with it (those that still used the campaign's destination)."""
+    campaign = await get_campaign(session, campaign_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("name", "destination_url", "archived"):
+        if field in changes and changes[field] is None:
+            raise Invalid(field, f"{field} cannot be null")
+    moved: list[Link] = []
+    if "destination_url" in changes:
+        new = ctx.check_destination(changes["destination_url"])
+        old = campaign.destination_url
+        moved = list((await session.scalars(
+            select(Link).where(Link.campaign_id == campaign_id, Link.destination_url == old))).all())
+        for link in moved:
+            link.destination_url = new
+        campaign.destination_url = new
+    if "name" in changes:
+        name = changes["name"].strip()
+        if not name:
+            raise Invalid("name", "a campaign needs a name")
+        campaign.name = name
+    if "archived" in changes:
+        if changes["archived"] and campaign.archived_at is None:
+            campaign.archived_at = utcnow()
+        elif not changes["archived"]:
+            campaign.archived_at = None
+    await session.flush()
+    return campaign, moved
+
+
+async def delete_campaign(session: AsyncSession, campaign_id: int) -> list[Link]:
+    """Erase a campaign that nobody clicked, with its links (returned, for the link cache). One
+    with any hit is refused: its numbers are history; archive it instead."""
+    campaign = await get_campaign(session, campaign_id)
+    links = list((await session.scalars(select(Link).where(Link.campaign_id == campaign_id))).all())
+    link_ids = [link.id for link in links]
+    clicked = await session.scalar(select(exists().where(
+        or_(Click.campaign_id == campaign_id, Click.link_id.in_(link_ids) if link_ids else false()))))
+    if clicked or any(link.click_count for link in links):
+        raise Conflict("the campaign's links were clicked: archive it instead (its numbers stay)")
+    if link_ids:
+        await session.execute(delete(Link).where(Link.id.in_(link_ids)))
+    await session.delete(campaign)
+    await session.flush()
+    return links
 
 
 async def links_of_campaigns(session: AsyncSession, campaign_ids: Sequence[int]) -> dict[int, list[Link]]:
@@ -235,7 +316,7 @@ async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate)
     link = Link(
         campaign_id=data.campaign_id, destination_url=destination, channel=data.channel, slug=data.slug,
         coupon_code=coupon, referrer=data.referrer, expires_at=data.expires_at, max_clicks=data.max_clicks,
-        label=data.label.strip() if data.label else None, **utm,
+        label=_label(data.label), **utm,
     )
     if data.preview is not None:
         set_preview(link, ctx.check_preview(data.preview))
@@ -266,7 +347,7 @@ async def create_referrals(
     for row in rows:
         link = Link(
             campaign_id=campaign_id, destination_url=campaign.destination_url, channel=row.channel,
-            coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(),
+            coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(), label=_label(row.label),
             **_utm_defaults(row.channel, None, campaign),
         )
         links.append(await _new_link(session, ctx, link))
@@ -310,6 +391,8 @@ async def update_link(session: AsyncSession, ctx: LinkContext, link_id: int, dat
         set_preview(link, data.preview)
         if had_image and link.preview_image_version is None:
             await session.execute(delete(LinkPreviewImage).where(LinkPreviewImage.link_id == link.id))
+    if "label" in changes:
+        changes["label"] = _label(changes["label"])
     for field, value in changes.items():
         setattr(link, field, value)
     await _flush(session)

@@ -35,6 +35,7 @@ from sqlalchemy.sql import CompoundSelect
 
 from clicktrail.clicks.models import Click
 from clicktrail.conversions.models import Order
+from clicktrail.money import unusual_minor_units
 from clicktrail.reports import rollups
 from clicktrail.reports.models import ExchangeRate
 from clicktrail.reports.rates import BASE_CURRENCY
@@ -441,3 +442,21 @@ def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
         _branch("O", where=with_lost, group=[per_currency.c.currency], from_=per_currency,
                 currency=per_currency.c.currency, **{n: func.sum(c) for n, c in money.items()}),
     )
+
+
+def campaign_revenue(dialect: str, currency: str) -> Subquery:
+    """(campaign_id, amount): every campaign's net revenue of all time in `currency` (orders
+    without a rate left out), to sort campaigns by. Scaled to major units here, in SQL, by a CASE
+    over the few currencies whose minor unit is not 2 places."""
+    day = _order_day(orders.c.ordered_at, dialect)
+    per_day = select(
+        orders.c.campaign_id, orders.c.currency, day.label("day"), _net_revenue().label("revenue_minor"),
+    ).where(
+        orders.c.campaign_id.is_not(None), orders.c.attribution_state == "attributed", orders.c.status.not_in(NOT_SALES),
+    ).group_by(orders.c.campaign_id, orders.c.currency, day).subquery("rd")
+    places = unusual_minor_units()
+    scale = case(*((per_day.c.currency == c, literal_column(str(10 ** p))) for c, p in places.items()),
+                 else_=literal_column("100"))
+    converted = _converted(per_day.c.revenue_minor, per_day.c.currency, per_day.c.day, currency)
+    return select(per_day.c.campaign_id, func.sum(converted * literal_column("1.0") / scale).label("amount")).group_by(
+        per_day.c.campaign_id).subquery("campaign_revenue")

@@ -26,13 +26,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('campaigns') as batch:
         batch.add_column(sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table('links') as batch:
-        batch.add_column(sa.Column('label', sa.String(length=100), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('links') as batch:
-        batch.drop_column('label')
     with op.batch_alter_table('campaigns') as batch:
         batch.drop_column('archived_at')
     op.drop_table('exchange_rates')
