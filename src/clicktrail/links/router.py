@@ -75,10 +75,10 @@ async def list_campaigns(
                                              revenue=revenue)
     links = await service.links_of_campaigns(session, [c.id for c in campaigns])
     items = [_campaign_out(ctx, c, links[c.id]) for c in campaigns]
-    more = len(campaigns) == page.limit
+    if len(campaigns) < page.limit:
+        return Page(items=items)
     # The cursor: the last id (newest first), else how many were seen.
-    following = campaigns[-1].id if sort == "created" else (after or 0) + len(campaigns) if campaigns else None
-    return Page(items=items, next_cursor=encode_cursor(following) if more else None)
+    return Page(items=items, next_cursor=encode_cursor(campaigns[-1].id if sort == "created" else (after or 0) + len(campaigns)))
 
 
 @router.patch("/campaigns/{campaign_id}")

@@ -6,10 +6,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from markupsafe import Markup, escape
 
-from clicktrail.web.format import day_label, number
+from clicktrail.web.format import day, day_label, number
 
 BRAND = "#4f46e5"
 ACCENT = "#f59e0b"
@@ -34,8 +35,10 @@ def _fmt_tick(value: float) -> str:
     return f"{value:g}"
 
 
-def daily_chart(days: Sequence[str], clicks: Sequence[int], orders: Sequence[int]) -> Markup:
-    """Clicks per day as columns (left axis), orders per day as a line with dots (right axis)."""
+def daily_chart(days: Sequence[str], clicks: Sequence[int], orders: Sequence[int], unit: str = "day") -> Markup:
+    """Clicks per day, week or month (`days`: the first day of each) as columns (left axis),
+    orders as a line with dots (right axis). When the range spans two years, the axis names the
+    year at its first label and wherever the year changes."""
     width, height = 1000, 260
     left, right, top, bottom = 48, 44, 14, 30
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -44,7 +47,8 @@ def daily_chart(days: Sequence[str], clicks: Sequence[int], orders: Sequence[int
     slot = plot_w / n
     bar = max(min(slot * 0.7, 28), 1.5)
     total_c, total_o = sum(clicks), sum(orders)
-    label = f"Clicks and orders per day: {number(total_c)} clicks and {number(total_o)} orders over {n} days"
+    label = f"Clicks and orders per {unit}: {number(total_c)} clicks and {number(total_o)} orders over {n} {unit}s"
+    years = {d[:4] for d in days}
     parts = [
         f'<svg class="chart chart-daily" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg" font-family="inherit" font-size="13">'
@@ -56,17 +60,21 @@ def daily_chart(days: Sequence[str], clicks: Sequence[int], orders: Sequence[int
         parts.append(f'<text x="{width - right + 6}" y="{y + 4:.1f}" fill="{ACCENT}">{_fmt_tick(o_max * i / 4)}</text>')
     every = max(1, math.ceil(n / 8))
     points = []
+    labelled_year = None
     for i, day in enumerate(days):
         cx = left + slot * i + slot / 2
         h = plot_h * clicks[i] / c_max
-        tip = f"{day}: {number(clicks[i])} clicks, {number(orders[i])} orders"
+        tip = f"{_bucket_name(day, unit)}: {number(clicks[i])} clicks, {number(orders[i])} orders"
         parts.append(
             f'<rect x="{cx - bar / 2:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{max(h, 0):.1f}" '
             f'rx="2" fill="{BRAND}"><title>{escape(tip)}</title></rect>'
         )
         points.append((cx, top + plot_h - plot_h * orders[i] / o_max, tip))
         if i % every == 0:
-            parts.append(f'<text x="{cx:.1f}" y="{height - 8}" text-anchor="middle" fill="{INK}">{escape(day_label(day))}</text>')
+            with_year = len(years) > 1 and day[:4] != labelled_year
+            labelled_year = day[:4]
+            text = day_label(day, with_year) if unit != "month" else _month_label(day, with_year)
+            parts.append(f'<text x="{cx:.1f}" y="{height - 8}" text-anchor="middle" fill="{INK}">{escape(text)}</text>')
     if points:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{ACCENT}" stroke-width="2"/>')
@@ -74,6 +82,20 @@ def daily_chart(days: Sequence[str], clicks: Sequence[int], orders: Sequence[int
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{ACCENT}"><title>{escape(tip)}</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _month_label(iso_day: str, with_year: bool) -> str:
+    month = date.fromisoformat(iso_day)
+    return f"{month:%b} {month.year}" if with_year else f"{month:%b}"
+
+
+def _bucket_name(iso_day: str, unit: str) -> str:
+    """What one column covers, for its tooltip: "Mar 4, 2026", "week of Mar 2, 2026", "Mar 2026"."""
+    if unit == "week":
+        return f"week of {day(iso_day)}"
+    if unit == "month":
+        return _month_label(iso_day, True)
+    return day(iso_day)
 
 
 @dataclass(frozen=True)

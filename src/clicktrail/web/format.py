@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import pass_context
 
 from clicktrail.money import minor_units
 
@@ -69,20 +73,55 @@ def channel_name(channel: str | None) -> str:
     return CHANNEL_NAMES.get(channel, channel.capitalize())
 
 
-def when(value: datetime | None) -> str:
-    """A UTC time as "2026-03-04 14:05 UTC"."""
+# One date format everywhere: "Mar 4, 2026"; times add "14:05" and the zone they are in.
+def day(value: date | datetime | str | None, tz: ZoneInfo | None = None) -> str:
+    """A date (or a time, in `tz`) as "Mar 4, 2026"."""
     if value is None:
         return "—"
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.astimezone(tz or timezone.utc).date()
+    return f"{value:%b} {value.day}, {value.year}"
 
 
-def day_label(iso_day: str) -> str:
-    """"2026-03-04" → "Mar 4"."""
+def when(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """A UTC time in `tz` (default UTC) as "Mar 4, 2026, 14:05 CET"."""
+    if value is None:
+        return "—"
+    local = value.astimezone(tz or timezone.utc)
+    return f"{day(local.date())}, {local:%H:%M} {local.tzname()}"
+
+
+def day_label(iso_day: str, with_year: bool = False) -> str:
+    """"2026-03-04" → "Mar 4" (with_year: "Mar 4, 2026"), the short form of `day` for chart axes."""
     try:
-        day = datetime.strptime(iso_day, "%Y-%m-%d")
+        parsed = date.fromisoformat(iso_day)
     except ValueError:
         return iso_day
-    return f"{day:%b} {day.day}"
+    return day(parsed) if with_year else f"{parsed:%b} {parsed.day}"
+
+
+def _zone_of(context: Any) -> ZoneInfo:
+    request = context.get("request")
+    name = getattr(getattr(getattr(request, "app", None), "state", None), "settings", None)
+    try:
+        return ZoneInfo(name.timezone) if name is not None else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@pass_context
+def _day_here(context: Any, value: Any) -> str:
+    return day(value, _zone_of(context))
+
+
+@pass_context
+def _when_here(context: Any, value: Any) -> str:
+    return when(value, _zone_of(context))
 
 
 FILTERS = {
@@ -92,6 +131,7 @@ FILTERS = {
     "money": money,
     "revenue": revenue,
     "channel_name": channel_name,
-    "when": when,
+    "when": _when_here,  # in the reporting time zone
+    "day": _day_here,
     "day_label": day_label,
 }

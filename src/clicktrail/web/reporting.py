@@ -36,6 +36,16 @@ async def overview(session: AsyncSession, period: Period, currency: str) -> tupl
     return {row["key"]: row for row in report["rows"] if row["key"] is not None}, report["totals"]
 
 
+WEEKLY_AFTER_DAYS = 62  # two months of daily columns still read; beyond, weeks
+MONTHLY_AFTER_DAYS = 366  # and beyond a year, months
+
+
+def chart_unit(period: Period) -> str:
+    """The bucket of a period's charts: day, or week / month for long ranges."""
+    days = len(period.local_days())
+    return "day" if days <= WEEKLY_AFTER_DAYS else "week" if days <= MONTHLY_AFTER_DAYS else "month"
+
+
 @dataclass
 class CampaignNumbers:
     totals: dict[str, Any]
@@ -48,12 +58,14 @@ class CampaignNumbers:
     matrix: list[tuple[str, list[dict[str, Any] | None]]] = field(default_factory=list)
     has_revenue: bool = False
     visitors_estimated: bool = False  # unique visitors beyond the sketches' exact range
+    unit: str = "day"  # of the clicks-and-orders chart
 
 
 async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period,
                            currency: str) -> CampaignNumbers:
     by_link = await reports.campaign_report(session, ctx, campaign_id, "link", period, currency)
-    by_day = await reports.campaign_report(session, ctx, campaign_id, "day", period, currency)
+    unit = chart_unit(period)
+    by_day = await reports.campaign_report(session, ctx, campaign_id, unit, period, currency)
     by_channel = await reports.campaign_report(session, ctx, campaign_id, "channel", period, currency)
     by_app = await reports.campaign_report(session, ctx, campaign_id, "app", period, currency)
     forwarding = await reports.forwarding(session, campaign_id, period, currency)
@@ -64,7 +76,9 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
     numbers.by_channel = [r for r in by_channel["rows"] if r["previews"]]
     days = by_day["rows"]
     if totals["clicks"] or totals["orders"]:
-        numbers.daily = daily_chart([r["key"] for r in days], [r["clicks"] for r in days], [r["orders"] for r in days])
+        numbers.daily = daily_chart([r["key"] for r in days], [r["clicks"] for r in days], [r["orders"] for r in days],
+                                    unit)
+    numbers.unit = unit
 
     if totals["revenue"]:
         numbers.has_revenue = True

@@ -28,7 +28,7 @@ from clicktrail.db import SessionDep, utcnow
 from clicktrail.errors import Conflict, Invalid, NotFound
 from clicktrail.links import service as links
 from clicktrail.links.models import Campaign, Link
-from clicktrail.links.schemas import CampaignCreate, LinkCreate, LinkUpdate, ReferralCreate
+from clicktrail.links.schemas import CampaignCreate, CampaignUpdate, LinkCreate, LinkUpdate, ReferralCreate
 from clicktrail.redirect.cache import links_changed
 from clicktrail.reports.export import to_csv
 from clicktrail.settings import Settings
@@ -282,6 +282,69 @@ async def _campaign_page(request: Request, session: SessionDep, user: User, camp
         presets=_presets(),
         **extra,
     )
+
+
+@router.post("/campaigns/{campaign_id}/edit")
+async def edit_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Rename and move the campaign; every field's problem is shown at once, nothing is stored."""
+    form = await checked_form(request)
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        return _not_found(request, user, "Campaign")
+    values = {"name": text(form, "name"), "destination_url": text(form, "destination_url")}
+    errors: Errors = {}
+    if not values["name"]:
+        errors["name"] = "Give the campaign a name."
+    if not values["destination_url"]:
+        errors["destination_url"] = "Where should the links send people? Add https://…"
+    moved: list[Link] = []
+    try:
+        data = CampaignUpdate(**{k: v for k, v in values.items() if v})
+    except ValidationError as exc:
+        errors = {**field_errors(exc), **errors}
+    else:
+        try:
+            _campaign, moved = await links.update_campaign(session, _ctx(request), campaign_id, data)
+        except Invalid as exc:
+            errors = {**errors, **invalid_error(exc)}
+    if errors:
+        await _rollback(session, user)
+        return await _campaign_page(request, session, user, campaign_id, 422, edit_errors=errors, edit_values=values,
+                                    open_form="edit")
+    await _changed(request, session, *moved)
+    note = f" {len(moved)} link{'s' * (len(moved) != 1)} now send people there." if moved else ""
+    flash(request, f"Saved.{note}")
+    return RedirectResponse(f"/campaigns/{campaign_id}", 303)
+
+
+@router.post("/campaigns/{campaign_id}/archive")
+async def archive_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    form = await checked_form(request)
+    if await session.get(Campaign, campaign_id) is None:
+        return _not_found(request, user, "Campaign")
+    archive = text(form, "archived") != "false"
+    campaign, _moved = await links.update_campaign(session, _ctx(request), campaign_id, CampaignUpdate(archived=archive))
+    flash(request, f"“{campaign.name}” archived: it left the campaigns list, its links keep working."
+          if archive else f"“{campaign.name}” is back in the campaigns list.")
+    return RedirectResponse(f"/campaigns/{campaign_id}", 303)
+
+
+@router.post("/campaigns/{campaign_id}/delete")
+async def delete_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    await checked_form(request)
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        return _not_found(request, user, "Campaign")
+    name = campaign.name
+    try:
+        removed = await links.delete_campaign(session, campaign_id)
+    except Conflict:
+        flash(request, f"“{name}” cannot be deleted: its links were clicked, and those numbers are history. "
+                       "Archive it instead.", "error")
+        return RedirectResponse(f"/campaigns/{campaign_id}", 303)
+    await links_changed(session, request.app.state.link_cache, [(l.id, _ctx(request).code_of(l)) for l in removed])
+    flash(request, f"“{name}” and its {len(removed)} link{'s' * (len(removed) != 1)} were deleted.")
+    return RedirectResponse("/", 303)
 
 
 def _presets() -> list[tuple[str, str]]:
