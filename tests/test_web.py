@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from clicktrail.auth import service as auth
 from clicktrail.auth.models import ApiKey, SignInThrottle, User
-from clicktrail.conversions.models import OrderSource
+from clicktrail.conversions.models import Order, OrderSource
 from clicktrail.db import utcnow
 from clicktrail.links.models import Campaign, Link
 
@@ -566,3 +566,126 @@ async def test_settings_page_has_no_port_warning_when_links_are_served_here(web:
     page = (await web.get("/settings")).text
     assert 'id="base-url-warning"' not in page
     assert "<code>http://ct.test</code>" in page
+
+
+# --- numbers a marketer can bet on ----------------------------------------------------------------
+
+async def _orders_of_three_kinds(app, campaign_id: int, link_id: int) -> None:
+    from clicktrail.conversions.models import Order
+
+    async with app.state.sessionmaker() as session:
+        source = OrderSource(name="Main shop", platform="shopify", secret="s")
+        session.add(source)
+        await session.flush()
+        now = utcnow()
+        for ext, state, method, currency, amount, click in [
+            ("#1001", "attributed", "utm", "EUR", 16990, None), ("#1002", "attributed", "coupon", "JPY", 1500, None),
+            ("#1003", "attributed", "utm", "USD", 1500, None), ("#1004", "unattributed", None, "EUR", 990, None),
+            ("#1005", "pending", None, "EUR", 4500, "0123456789abcdefghijkl"),
+        ]:
+            credited = state == "attributed"
+            session.add(Order(source_id=source.id, external_id=ext, amount_minor=amount, currency=currency,
+                              status="paid", ordered_at=now - timedelta(hours=1), attribution_state=state,
+                              attribution_method=method, click_id=click, link_id=link_id if credited else None,
+                              campaign_id=campaign_id if credited else None,
+                              channel="whatsapp" if credited else None, raw_payload="{}"))
+        await session.commit()
+
+
+async def _rates(app, day: str) -> None:
+    from clicktrail.reports import rates
+
+    async with app.state.sessionmaker() as session:
+        await rates.store_rates(session, rates.parse_ecb_csv(f"Date,USD,JPY\n{day},1.5000,150.00\n".encode()))
+        await session.commit()
+
+
+async def test_campaign_page_shows_one_converted_total_and_the_currencies_as_sold(app, web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/campaigns/new")
+    await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
+                                           "csrf_token": token})
+    async with app.state.sessionmaker() as session:
+        campaign = await session.scalar(select(Campaign))
+        link = await session.scalar(select(Link))
+    await _rates(app, (utcnow() - timedelta(days=3)).date().isoformat())
+    await _orders_of_three_kinds(app, campaign.id, link.id)
+    page = (await web.get(f"/campaigns/{campaign.id}")).text
+    kpi = re.search(r'id="kpi-revenue">(.*?)</span></div>', page, re.S).group(1)
+    # €169.90 + ¥1,500 / 150 + $15.00 / 1.5 = €189.90, shown once; the sold amounts behind "as sold".
+    assert re.search(r'class="money converted" data-currency="EUR">€189.90<', kpi)
+    assert "as sold" in kpi and "¥1,500" in kpi and "$15.00" in kpi
+    chart = re.search(r'aria-label="Revenue per channel, in EUR: ([^"]+)"', page)
+    assert chart and html_lib.unescape(chart.group(1)) == "WhatsApp: €189.90"  # one currency on the axis
+    assert "¥" not in page.split('class="bars"')[1].split("</div></div>")[0]
+
+
+async def test_orders_page_shows_attributed_unattributed_and_pending_orders(app, web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/campaigns/new")
+    await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
+                                           "csrf_token": token})
+    async with app.state.sessionmaker() as session:
+        campaign, link = await session.scalar(select(Campaign)), await session.scalar(select(Link))
+    await _orders_of_three_kinds(app, campaign.id, link.id)
+    page = await web.get("/orders")
+    assert page.status_code == 200
+    states = dict(re.findall(r'data-order="([^"]+)" data-state="([^"]+)"', page.text))
+    assert states == {"#1001": "attributed", "#1002": "attributed", "#1003": "attributed",
+                      "#1004": "unattributed", "#1005": "pending"}
+    assert "waiting for its click" in page.text and "not credited" in page.text
+    only_pending = await web.get("/orders?state=pending")
+    assert re.findall(r'data-order="([^"]+)"', only_pending.text) == ["#1005"]
+    bad_date = await web.get("/orders?from=2026-02-30")
+    assert bad_date.status_code == 422 and 'id="f-from-error"' in bad_date.text
+    async with app.state.sessionmaker() as session:
+        pending = await session.scalar(select(Order).where(Order.external_id == "#1005"))
+        coupon = await session.scalar(select(Order).where(Order.external_id == "#1002"))
+    detail = (await web.get(f"/orders/{pending.id}")).text
+    assert "Waiting for its click" in detail and "0123456789abcdefghijkl" in detail
+    credited = (await web.get(f"/orders/{coupon.id}")).text
+    assert "Credited by a referral coupon" in credited and f'href="/campaigns/{campaign.id}"' in credited
+    assert (await web.get("/orders/999999")).status_code == 404
+
+
+async def test_rename_archive_and_delete_a_campaign_in_the_web_app(app, web: httpx.AsyncClient, client) -> None:
+    token = await form_page(web, "/campaigns/new")
+    made = await web.post("/campaigns/new", data={"name": "Summer", "destination_url": SHOP, "channels": "whatsapp",
+                                                  "csrf_token": token})
+    path = made.headers["location"]
+    bad = await web.post(f"{path}/edit", data={"name": "", "destination_url": "shop.example", "csrf_token": token})
+    assert bad.status_code == 422
+    assert error_beside(bad.text, "campaign-name") == "Give the campaign a name."
+    assert "https://" in error_beside(bad.text, "campaign-destination_url")  # both fields' problems at once
+    renamed = await web.post(f"{path}/edit", data={"name": "Summer 2026", "destination_url": "https://shop.example/new",
+                                                   "csrf_token": token})
+    assert renamed.status_code == 303 and renamed.headers["location"] == path
+    page = (await web.get(path)).text
+    assert "<h1>Summer 2026</h1>" in page and "1 link now send people there" in html_lib.unescape(page)
+
+    assert (await web.post(f"{path}/archive", data={"archived": "true", "csrf_token": token})).status_code == 303
+    assert 'id="archived-note"' in (await web.get(path)).text  # (and the flash message, read)
+    home = (await web.get("/")).text
+    assert "Summer 2026" not in home and 'id="no-match"' in home
+    assert "Summer 2026" in (await web.get("/?archived=1")).text
+    await web.post(f"{path}/archive", data={"archived": "false", "csrf_token": token})
+    assert 'id="archived-note"' not in (await web.get(path)).text
+    assert "Summer 2026" in (await web.get("/")).text
+    assert "Summer 2026" in (await web.get("/?q=summer")).text and 'id="no-match"' in (await web.get("/?q=winter")).text
+
+    async with app.state.sessionmaker() as session:
+        link = await session.scalar(select(Link))
+    assert (await client.get(f"/{links_code(app, link)}")).status_code == 302
+    await app.state.recorder.flush()
+    kept = await web.post(f"{path}/delete", data={"csrf_token": token})
+    assert kept.status_code == 303 and kept.headers["location"] == path
+    assert "Archive it instead" in html_lib.unescape((await web.get(path)).text)
+    assert await count(app, Campaign) == 1
+
+    other = await web.post("/campaigns/new", data={"name": "Draft", "destination_url": SHOP, "channels": "sms",
+                                                   "csrf_token": token})
+    gone = await web.post(f"{other.headers['location']}/delete", data={"csrf_token": token})
+    assert gone.status_code == 303 and gone.headers["location"] == "/"
+    assert await count(app, Campaign) == 1
+
+
+def links_code(app, link) -> str:
+    return app.state.link_context.code_of(link)

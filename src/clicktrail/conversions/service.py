@@ -361,9 +361,18 @@ async def identify(session: AsyncSession, ctx: ConversionContext, click_id: str,
 
 async def list_orders(
     session: AsyncSession, *, source_id: int | None, campaign_id: int | None, status: str | None,
-    limit: int, before_id: int | None,
+    limit: int, before_id: int | None, state: str | None = None, since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Order]:
+    """Newest first. `state`: attributed, unattributed or pending; `since`/`until`: the order
+    time, from inclusive, until exclusive."""
     query = select(Order).order_by(Order.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Order.attribution_state == state)
+    if since is not None:
+        query = query.where(Order.ordered_at >= since)
+    if until is not None:
+        query = query.where(Order.ordered_at < until)
     if source_id is not None:
         query = query.where(Order.source_id == source_id)
     if campaign_id is not None:

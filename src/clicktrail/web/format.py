@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import pass_context
 
-from clicktrail.money import minor_units
+from clicktrail.money import format_minor, minor_units
 
 # Symbols people recognise; any other currency is written "1,234.50 XYZ".
 SYMBOLS = {
@@ -60,6 +60,11 @@ def money(amount: object, currency: str) -> str:
     sign = "-" if value < 0 else ""
     symbol = SYMBOLS.get(currency.upper())
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+
+
+def money_minor(minor: int, currency: str) -> str:
+    """Integer minor units as money: (16990, "EUR") → "€169.90"."""
+    return money(format_minor(minor, currency), currency)
 
 
 def revenue(values: Mapping[str, object] | None) -> list[str]:
@@ -129,6 +134,7 @@ FILTERS = {
     "percent": percent,
     "ratio": ratio,
     "money": money,
+    "money_minor": money_minor,
     "revenue": revenue,
     "channel_name": channel_name,
     "when": _when_here,  # in the reporting time zone

@@ -47,6 +47,13 @@ def invalid_error(exc: Invalid) -> Errors:
     return {field: exc.message[:1].upper() + exc.message[1:]}
 
 
+def missing_scheme(url: str) -> str | None:
+    """The plain-words message for the commonest slip, a URL typed without https://."""
+    if url and "://" not in url and not url.lower().startswith(("http:", "https:")):
+        return f"Add https:// in front: https://{url}?"
+    return None
+
+
 def text(form: Any, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""

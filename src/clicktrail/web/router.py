@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
@@ -31,12 +32,14 @@ from clicktrail.links.models import Campaign, Link
 from clicktrail.links.schemas import CampaignCreate, CampaignUpdate, LinkCreate, LinkUpdate, ReferralCreate
 from clicktrail.redirect.cache import links_changed
 from clicktrail.reports.export import to_csv
+from clicktrail.reports.queries import campaign_revenue
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import CHANNELS
-from clicktrail.web import bulk_pages, cards, outbound, reporting, sources
+from clicktrail.conversions.models import Order
+from clicktrail.web import bulk_pages, cards, orders, outbound, reporting, sources
 from clicktrail.web.countries import clicks_by_country
 from clicktrail.web.format import channel_name
-from clicktrail.web.forms import Errors, field_errors, invalid_error, optional, parse_referral_csv, text
+from clicktrail.web.forms import Errors, field_errors, invalid_error, missing_scheme, optional, parse_referral_csv, text
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.web.session import (
     CsrfRefused, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, safe_next, sign_in,
@@ -203,11 +206,27 @@ def _account_errors(email: str, password: str, again: str | None) -> Errors:
 
 # --- home and campaigns -------------------------------------------------------------------------
 
+HOME_PAGE = 25
+HOME_SORTS = {"created": "Newest", "name": "Name", "revenue": "Revenue"}
+
+
 @router.get("/")
 async def home(request: Request, session: SessionDep, user: UserDep) -> Response:
+    """Active campaigns (or the archived ones), found by name, sorted, a page at a time."""
+    q_params = request.query_params
+    q = (q_params.get("q") or "").strip()[:200]
+    sort = q_params.get("sort") if q_params.get("sort") in HOME_SORTS else "created"
+    show_archived = q_params.get("archived") == "1"
+    try:
+        after = max(int(q_params.get("after") or 0), 0) or None
+    except ValueError:
+        after = None
     period = reporting.parse_period(None, None, _tz(request))
     currency = await reporting.report_currency(session, request.app.state.settings)
-    campaigns = await links.list_campaigns(session, 500, None)
+    revenue = campaign_revenue(session.bind.dialect.name, currency) if sort == "revenue" else None
+    campaigns = await links.list_campaigns(session, HOME_PAGE + 1, after, q=q or None, archived=show_archived,
+                                           sort=sort, revenue=revenue)
+    more, campaigns = len(campaigns) > HOME_PAGE, campaigns[:HOME_PAGE]
     numbers, totals = await reporting.overview(session, period, currency)
     channels = await links.links_of_campaigns(session, [c.id for c in campaigns])
     rows = [
@@ -215,7 +234,15 @@ async def home(request: Request, session: SessionDep, user: UserDep) -> Response
          "channels": sorted({l.channel for l in channels[c.id] if l.referrer is None})}
         for c in campaigns
     ]
-    return render(request, "home.html", user=user, rows=rows, totals=totals)
+    following = None
+    if more:
+        following = campaigns[-1].id if sort == "created" else (after or 0) + len(campaigns)
+    query = {"q": q, "sort": sort, **({"archived": "1"} if show_archived else {})}
+    any_campaign = bool(rows) or bool(q) or show_archived or bool(await session.scalar(select(func.count()).select_from(Campaign)))
+    return render(request, "home.html", user=user, rows=rows, totals=totals, q=q, sort=sort, sorts=HOME_SORTS,
+                  show_archived=show_archived, any_campaign=any_campaign, currency=currency,
+                  next_query=urlencode({**query, "after": following}) if following else None,
+                  first_query=urlencode(query) if after else None, tz_name=_tz(request))
 
 
 @router.get("/campaigns/new")
@@ -297,6 +324,8 @@ async def edit_campaign(campaign_id: int, request: Request, session: SessionDep,
         errors["name"] = "Give the campaign a name."
     if not values["destination_url"]:
         errors["destination_url"] = "Where should the links send people? Add https://…"
+    elif hint := missing_scheme(values["destination_url"]):
+        errors["destination_url"] = hint
     moved: list[Link] = []
     try:
         data = CampaignUpdate(**{k: v for k, v in values.items() if v})
@@ -309,6 +338,8 @@ async def edit_campaign(campaign_id: int, request: Request, session: SessionDep,
             errors = {**errors, **invalid_error(exc)}
     if errors:
         await _rollback(session, user)
+        if hint := missing_scheme(values["destination_url"]):
+            errors["destination_url"] = hint
         return await _campaign_page(request, session, user, campaign_id, 422, edit_errors=errors, edit_values=values,
                                     open_form="edit")
     await _changed(request, session, *moved)
@@ -559,6 +590,24 @@ async def link_qr(link_id: int, kind: str, request: Request, session: SessionDep
     if download:
         headers["Content-Disposition"] = f'attachment; filename="clicktrail-{out.code}.{kind}"'
     return Response(render_qr(out.short_url, kind), media_type=MEDIA_TYPES[kind], headers=headers)
+
+
+# --- orders ---------------------------------------------------------------------------------------
+
+@router.get("/orders")
+async def orders_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    listing = await orders.order_list(session, request, _tz(request))
+    return render(request, "orders.html", 422 if listing.errors else 200, user=user, listing=listing,
+                  states=orders.STATES, statuses=orders.STATUSES)
+
+
+@router.get("/orders/{order_id}")
+async def order_page(order_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+    order = await session.get(Order, order_id)
+    if order is None:
+        return _not_found(request, user, "Order")
+    return render(request, "order.html", user=user, order=order, path_=await orders.order_path(session, order),
+                  states=orders.STATES, statuses=orders.STATUSES)
 
 
 # --- settings -------------------------------------------------------------------------------------
