@@ -138,12 +138,16 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
             # Not paid yet (authorised, on hold): no sale, so in no number of any report.
             ("O12", s1, 7000, 0, "EUR", "pending", "attributed", "click_id", 3, wa, "messenger", "03-29T09:00"),
         ]
+        clicked = {n: (kind, visitor, at) for n, _link, kind, _app, visitor, at in hits}
         for ext, source, amount, refunded, cur, status, state, method, click, link, app_name, at in orders:
+            # As attribution stores a credited click: its id, time, and visitor (a person's).
+            kind, visitor, click_at = clicked.get(click, (None, None, None))
             session.add(Order(
                 source_id=source.id, external_id=ext, amount_minor=amount, refunded_minor=refunded,
                 currency=cur, status=status, ordered_at=utc(at), attribution_state=state,
                 attribution_method=method, attributed_click_id=click and f"test{click:04d}", link_id=link,
                 campaign_id=camp.get(link), channel=chan.get(link), app=app_name, raw_payload="{}",
+                clicked_at=click_at and utc(click_at), click_visitor_hash=visitor and visitor * 8,
             ))
         await session.commit()
         sources = {"S1": s1.id, "S2": s2.id}
@@ -411,12 +415,15 @@ async def test_weeks_start_on_local_monday_and_orders_follow_their_clicks(app, a
         source = OrderSource(name="Shop", platform="generic", secret="s")
         session.add(source)
         await session.flush()
+        facts = {cid: (v * 8, at, country) for cid, v, at, country in hits}
         for ext, method, click, at in [("P1", "click_id", "w3", "03-30T08:00"), ("P2", "coupon", None, "03-30T09:00"),
                                        ("P3", "click_id", "w6", "04-01T08:00")]:
+            visitor, clicked_at, country = facts.get(click, (None, None, None))
             session.add(Order(source_id=source.id, external_id=ext, amount_minor=1000, currency="EUR", status="paid",
                               ordered_at=utc(at), attribution_state="attributed", attribution_method=method,
                               attributed_click_id=click, link_id=link, campaign_id=campaign["id"],
-                              channel="whatsapp", raw_payload="{}"))
+                              channel="whatsapp", raw_payload="{}", click_visitor_hash=visitor,
+                              clicked_at=clicked_at and utc(clicked_at), click_country=country))
         await session.commit()
     base = f"/api/reports/campaigns/{campaign['id']}?from=2026-03-16&to=2026-04-05&tz=Europe/Paris"
     weeks = await get_json(api, base + "&group_by=week")
@@ -531,3 +538,30 @@ async def test_reporting_currency_and_time_zone_defaults(app, api: httpx.AsyncCl
     assert report["currency"] == "USD" and report["tz"] == "America/New_York"
     assert report["totals"]["revenue_converted"]["amount"] == "580.00"
     assert report["from"] == "2026-03-01T05:00:00+00:00"  # local midnight in New York
+
+
+async def test_an_order_through_a_real_click_converts_its_visitor(app, api: httpx.AsyncClient, client) -> None:
+    """The whole way: a tap on the short link, then the shop's signed order naming its click id."""
+    import hashlib
+    import hmac
+    import json
+    import time
+    from urllib.parse import parse_qs, urlsplit
+
+    campaign = (await api.post("/api/campaigns", json={"name": "Real", "destination_url": SHOP,
+                                                       "channels": ["whatsapp"]})).json()
+    tap = await client.get(f"/{campaign['links'][0]['code']}", headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"})
+    click_id = parse_qs(urlsplit(tap.headers["location"]).query)["ct_id"][0]
+    await client.get(f"/{campaign['links'][0]['code']}", headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari/604.1"})
+    await app.state.recorder.flush()
+    source = (await api.post("/api/sources", json={"name": "Shop", "platform": "generic"})).json()
+    for n in range(2):  # the same visitor orders twice: one visitor who ordered
+        body = json.dumps({"order_id": f"R-{n}", "amount": "20.00", "currency": "EUR", "click_id": click_id}).encode()
+        t = str(int(time.time()))
+        signature = hmac.new(source["secret"].encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        answer = await client.post(f"/webhooks/{source['id']}", content=body,
+                                   headers={"Clicktrail-Signature": f"t={t},v1={signature}"})
+        assert answer.status_code == 200 and answer.json()["attribution"]["method"] == "click_id", answer.text
+    totals = (await get_json(api, f"/api/reports/campaigns/{campaign['id']}"))["totals"]
+    assert (totals["clicks"], totals["unique_visitors"], totals["orders"]) == (2, 1, 2)
+    assert (totals["ordering_visitors"], totals["conversion_rate"]) == (1, 1.0)  # not 2 orders / 1 visitor

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -238,4 +239,219 @@ def test_from_campaign_to_revenue_in_the_browser(server: str, shop: str, browser
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto(campaign_url)
     assert urlsplit(page.url).path == "/login"
+    context.close()
+
+
+# --- first run, one currency, orders, managing campaigns, phones (issue: numbers) ------------------
+
+AXE_VERSION = "4"  # axe-core from the npm registry, installed once into tests/.axe (not committed)
+AXE_DIR = Path(__file__).parent / ".axe"
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        AXE_DIR.mkdir(exist_ok=True)
+        subprocess.run(["npm", "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "--silent",
+                        f"axe-core@{AXE_VERSION}"], check=True, capture_output=True, timeout=300)
+    return script.read_text()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """`clicktrail serve --port <not 8000>` on an empty data directory, without CLICKTRAIL_BASE_URL:
+    what a new user does first. Its printed admin account is how we sign in."""
+    data = tmp_path_factory.mktemp("first-run")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKTRAIL_")}
+    env.update({"CLICKTRAIL_DATA_DIR": str(data), "CLICKTRAIL_RATES_URL": "", "CLICKTRAIL_LINK_CACHE_TTL": "0.5"})
+    out = open(data / "serve.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "clicktrail.cli", "serve", "--port", str(port)],
+                               env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("serve did not start: " + (data / "serve.log").read_text())
+        printed = (data / "serve.log").read_text()
+        email = re.search(r"email:\s+(\S+)", printed).group(1)
+        password = re.search(r"password:\s+(\S+)", printed).group(1)
+        yield {"base": base, "email": email, "password": password, "env": env, "log": data / "serve.log"}
+    finally:
+        process.terminate()
+        process.wait(10)
+        out.close()
+
+
+def _no_serious_axe_violations(page, axe_source: str, name: str) -> None:
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate("async () => (await axe.run(document)).violations.map(v => ({id: v.id, impact: v.impact, "
+                               "nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{name}: {serious}"
+
+
+def _check_every_width(page, axe_source: str, name: str) -> None:
+    """axe-core at desktop and phone widths, and a screenshot of each in tests/artifacts/."""
+    for width, size in WIDTHS.items():
+        page.set_viewport_size(size)
+        _no_serious_axe_violations(page, axe_source, f"{name} ({width})")
+        page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=True)
+    page.set_viewport_size(WIDTHS["desktop"])
+
+
+def _signed_post(url: str, secret: str, payload: dict) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    return httpx.post(url, content=body, headers={"Content-Type": "application/json",
+                                                   "Clicktrail-Signature": sign(secret, body)})
+
+
+def test_first_run_on_another_port_one_currency_orders_and_managing_campaigns(first_run: dict, shop: str, browser,
+                                                                               axe_source: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = first_run["base"]
+    assert f"use {base}" in first_run["log"].read_text()
+    context = browser.new_context(viewport=WIDTHS["desktop"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    expect = playwright_sync.expect
+    navigations: list[str] = []
+    page.on("request", lambda r: navigations.append(r.method) if r.is_navigation_request() else None)
+
+    page.goto(f"{base}/")
+    _check_every_width(page, axe_source, "login")
+    page.get_by_label("Email").fill(first_run["email"])
+    page.get_by_label("Password").fill(first_run["password"])
+    page.get_by_role("button", name="Sign in").click()
+    _check_every_width(page, axe_source, "home-empty")
+
+    # First run on port != 8000: the short link, its QR code and the webhook URL are on that port.
+    page.get_by_role("link", name="+ New campaign").click()
+    _check_every_width(page, axe_source, "campaign-new")
+    page.get_by_label("Campaign name").fill("World tour")
+    page.get_by_label("Destination URL").fill(f"{shop}/world")
+    page.get_by_label("WhatsApp", exact=True).check()
+    page.get_by_role("button", name="Create campaign").click()
+    short = page.locator("tr[data-channel=whatsapp] .short-url").inner_text()
+    assert short.startswith(f"{base}/")
+    assert httpx.get(short).status_code == 302
+    campaign_url = page.url
+    code = short.rsplit("/", 1)[1]
+
+    page.get_by_role("link", name="Settings", exact=True).click()
+    expect(page.locator("#base-url")).to_contain_text(base)
+    expect(page.locator("#base-url-warning")).to_have_count(0)
+    page.get_by_label("Shop name").fill("Main shop")
+    page.get_by_label("Platform").select_option("generic")
+    page.get_by_role("button", name="Add order source").click()
+    secret = page.locator("#revealed-secret").inner_text()
+    webhook_url = page.locator("#revealed-webhook-url").inner_text()
+    assert webhook_url.startswith(f"{base}/webhooks/")
+    _check_every_width(page, axe_source, "settings")
+
+    # Three currencies sold through the campaign (by its UTM tags), one order lost, one waiting for its click.
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()
+    rates = Path(first_run["log"]).parent / "rates.csv"
+    rates.write_text(f"Date,USD,JPY,\n{day},1.5000,150.00,\n")
+    subprocess.run([sys.executable, "-m", "clicktrail.cli", "rates", "import", str(rates)], env=first_run["env"],
+                   check=True, capture_output=True)
+    landing = f"{shop}/world?utm_content={code}"
+    for order_id, amount, currency in (("W-1", "169.90", "EUR"), ("W-2", "15.00", "USD"), ("W-3", "1500", "JPY")):
+        answer = _signed_post(webhook_url, secret, {"order_id": order_id, "amount": amount, "currency": currency,
+                                                    "landing_url": landing})
+        assert answer.status_code == 200 and answer.json()["attribution"]["method"] == "utm", answer.text
+    assert _signed_post(webhook_url, secret, {"order_id": "W-4", "amount": "9.90", "currency": "EUR"}).status_code == 200
+    waiting = _signed_post(webhook_url, secret, {"order_id": "W-5", "amount": "45.00", "currency": "EUR",
+                                                 "click_id": "0000000000000000000000"})
+    assert waiting.json()["attribution"]["method"] is None
+
+    page.goto(campaign_url)
+    kpi = page.locator("#kpi-revenue")
+    expect(kpi.locator(".converted")).to_have_text("€189.90")  # 169.90 + 15 / 1.5 + 1500 / 150
+    expect(kpi.locator("details.originals .money")).to_have_count(3)
+    kpi.locator("details.originals summary").click()
+    expect(kpi.locator("details.originals")).to_contain_text("¥1,500")
+    expect(page.locator("[aria-label^='Revenue per channel, in EUR']")).to_contain_text("€189.90")
+    expect(page.locator(".bars")).not_to_contain_text("¥")
+    _check_every_width(page, axe_source, "campaign")
+
+    # The orders page shows the lost and the waiting order too.
+    page.get_by_role("link", name="Orders", exact=True).click()
+    expect(page.locator("tr[data-order='W-4']")).to_contain_text("not credited")
+    expect(page.locator("tr[data-order='W-5']")).to_contain_text("waiting for its click")
+    expect(page.locator("#orders tbody tr")).to_have_count(5)
+    _check_every_width(page, axe_source, "orders")
+    page.get_by_label("Attribution").select_option("pending")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#orders tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="W-5").click()
+    expect(page.locator("main")).to_contain_text("Waiting for its click")
+    _check_every_width(page, axe_source, "order")
+
+    # A reload after a form post shows the page again, never posts twice (every POST answers 303).
+    page.goto(campaign_url)
+    page.locator("#add-link summary").click()
+    page.get_by_label("Channel").select_option("telegram")
+    page.get_by_label("Label").fill("Anna's story")
+    page.get_by_role("button", name="Add link").click()
+    expect(page.locator("tr[data-channel=telegram]")).to_contain_text("Anna's story")
+    navigations.clear()
+    page.reload()
+    assert navigations == ["GET"]
+    expect(page.locator(".links-table tbody tr[data-channel]")).to_have_count(2)
+    page.locator("tr[data-channel=telegram] a", has_text="Edit").click()
+    _check_every_width(page, axe_source, "link")
+
+    # On a phone each link is a card whose Copy button is inside the screen, 44 px or taller.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.add_cookies(context.cookies())
+    mobile = phone.new_page()
+    mobile.goto(campaign_url)
+    copy = mobile.locator("tr[data-channel=whatsapp] button.copy")
+    copy.scroll_into_view_if_needed()
+    box = copy.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert box["height"] >= 44, box
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    mobile.screenshot(path=ARTIFACTS / "campaign-cards-phone.png", full_page=True)
+    phone.close()
+
+    # Rename, archive (it leaves the list, its link still works), and delete (refused: it was clicked).
+    page.goto(campaign_url)
+    page.locator("#edit-campaign summary").click()
+    page.get_by_label("Name", exact=True).fill("World tour 2026")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="World tour 2026", level=1)).to_be_visible()
+    page.get_by_role("button", name="Archive").click()
+    expect(page.locator("#archived-note")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    expect(page.locator("#campaigns")).to_have_count(0)
+    expect(page.locator("#no-match")).to_be_visible()
+    _check_every_width(page, axe_source, "home-archived")
+    assert httpx.get(short).status_code == 302
+    page.goto(campaign_url)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator(".flash-error")).to_contain_text("Archive it instead")
+    page.get_by_role("button", name="Unarchive").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Campaigns").click()
+    expect(page.locator("#campaigns tbody tr")).to_have_count(1)
+    _check_every_width(page, axe_source, "home")
+
+    # A campaign nobody clicked can be deleted.
+    page.get_by_role("link", name="+ New campaign").click()
+    page.get_by_label("Campaign name").fill("Draft")
+    page.get_by_label("Destination URL").fill(f"{shop}/draft")
+    page.get_by_label("SMS", exact=True).check()
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator(".flash")).to_contain_text("“Draft” and its 1 link were deleted")
+    expect(page.locator("#campaigns tbody tr")).to_have_count(1)
     context.close()

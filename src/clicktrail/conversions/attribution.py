@@ -26,7 +26,8 @@ from clicktrail.redirect.lookup import find_link_by_code
 CLOCK_SKEW = timedelta(minutes=15)
 # Core columns (not ORM attributes): the lookup runs once per webhook, and Core compiles cheaper.
 _clicks = Click.__table__.c
-_CLICK_COLUMNS = (_clicks.click_id, _clicks.link_id, _clicks.campaign_id, _clicks.channel, _clicks.app, _clicks.occurred_at)
+_CLICK_COLUMNS = (_clicks.click_id, _clicks.link_id, _clicks.campaign_id, _clicks.channel, _clicks.app, _clicks.occurred_at,
+                  _clicks.kind, _clicks.visitor_hash, _clicks.country)
 _CLICK_BY_ID = select(*_CLICK_COLUMNS).where(_clicks.click_id == bindparam("click_id"))
 _CLICK_BY_ID_AND_TIME = _CLICK_BY_ID.where(_clicks.occurred_at >= bindparam("low"), _clicks.occurred_at <= bindparam("high"))
 
@@ -40,6 +41,10 @@ class Credit:
     campaign_id: int | None = None
     channel: str | None = None
     app: str | None = None
+    # Of the click, for the reports' conversion rate without a join to the clicks (reports/queries.py).
+    clicked_at: datetime | None = None
+    visitor_hash: str | None = None  # only of a person's click (kind "click")
+    country: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The Order columns this credit sets."""
@@ -47,6 +52,7 @@ class Credit:
             "attribution_state": self.state, "attribution_method": self.method,
             "attributed_click_id": self.click_id, "link_id": self.link_id,
             "campaign_id": self.campaign_id, "channel": self.channel, "app": self.app,
+            "clicked_at": self.clicked_at, "click_visitor_hash": self.visitor_hash, "click_country": self.country,
         }
 
 
@@ -70,7 +76,8 @@ def _in_window(occurred_at: datetime, ordered_at: datetime, window: timedelta) -
 
 
 def _from_click(method: str, row: Any) -> Credit:
-    return Credit("attributed", method, row.click_id, row.link_id, row.campaign_id, row.channel, row.app)
+    return Credit("attributed", method, row.click_id, row.link_id, row.campaign_id, row.channel, row.app,
+                  row.occurred_at, row.visitor_hash if row.kind == "click" else None, row.country)
 
 
 def _from_link(method: str, link: Link) -> Credit:

@@ -53,6 +53,11 @@ class Order(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     channel: Mapped[str | None] = mapped_column(String(16))
     app: Mapped[str | None] = mapped_column(String(16))
+    # The credited click's time, visitor (a person's only) and country, copied at attribution: the
+    # reports' conversion rate counts the visitors who ordered without joining the clicks.
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    click_visitor_hash: Mapped[str | None] = mapped_column(String(32))
+    click_country: Mapped[str | None] = mapped_column(String(2))
     raw_payload: Mapped[str] = mapped_column(Text)
     # The shop's own last-change time of the stored state (Shopify updated_at, WooCommerce
     # date_modified): an older payload delivered late never overwrites a newer one.

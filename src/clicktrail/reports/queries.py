@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import (
     CTE, ColumnElement, Date, LargeBinary, Select, Subquery, Table, and_, case, cast, distinct, func, literal, literal_column,
@@ -156,7 +156,7 @@ def _converted_per_currency(per_day: Subquery, key_names: Sequence[str], target:
 
 
 def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement], dialect: str,
-                    target: str, from_: Any = None) -> list[Select]:
+                    target: str) -> list[Select]:
     """Per-key and total order counts, and revenue per currency converted to `target`. The
     orders are aggregated once, per key, currency and day; the other parts add up those rows."""
     key_names = ("key", "key2")[: len(order_keys)]
@@ -165,7 +165,7 @@ def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[Colum
         orders.c.currency, _order_day(orders.c.ordered_at, dialect).label("day"),
         orders.c.amount_minor, orders.c.refunded_minor,
         orders.c.attribution_method,
-    ).select_from(from_ if from_ is not None else orders).where(*order_where).subquery("o")
+    ).where(*order_where).subquery("o")
     per_day = select(
         *(order_rows.c[n] for n in (*key_names, "currency", "day")),
         func.count().label("orders"),
@@ -289,21 +289,20 @@ def _converter_branches(order_where: list[ColumnElement], click_keys: Sequence[C
                         period: Period) -> list[Select]:
     """Visitors who ordered through a click (the order carried its click id), per key of that
     click and in total: the numerator of the conversion rate. Only clicks of the period count,
-    keyed like the clicks themselves, so that they are among the period's unique visitors of
-    the same row and a rate never exceeds 1. Orders credited by coupon, UTM tags or an earlier
-    identified customer count as orders and revenue, not here."""
+    keyed like the clicks themselves (`click_keys`: over the click's facts that attribution
+    copied onto the order, so no join to the clicks), so that they are among the period's unique
+    visitors of the same row and a rate never exceeds 1. Orders credited by coupon, UTM tags or
+    an earlier identified customer count as orders and revenue, not here."""
     key_names = ("key", "key2")[: len(click_keys)]
-    ordering = select(*(k.label(n) for k, n in zip(click_keys, key_names)), clicks.c.visitor_hash).select_from(
-        orders.join(clicks, clicks.c.click_id == orders.c.attributed_click_id)
-    ).where(
-        *order_where, orders.c.attribution_method == "click_id", clicks.c.kind == "click",
-        clicks.c.visitor_hash.is_not(None), _in_period(clicks.c.occurred_at, period),
-    ).subquery("ov")
-    keys = [ordering.c[n] for n in key_names]
-    converters = func.count(distinct(ordering.c.visitor_hash))
+    rows = select(*(k.label(n) for k, n in zip(click_keys, key_names)), orders.c.click_visitor_hash).where(
+        *order_where, orders.c.attribution_method == "click_id", orders.c.click_visitor_hash.is_not(None),
+        _in_period(orders.c.clicked_at, period),
+    ).cte("ov")
+    keys = [rows.c[n] for n in key_names]
+    converters = func.count(distinct(rows.c.click_visitor_hash))
     return [
-        _branch("k", where=[], group=keys, from_=ordering, **dict(zip(key_names, keys)), converters=converters),
-        _branch("K", where=[], from_=ordering, converters=converters),
+        _branch("k", where=[], group=keys, from_=rows, **dict(zip(key_names, keys)), converters=converters),
+        _branch("K", where=[], from_=rows, converters=converters),
     ]
 
 
@@ -344,16 +343,16 @@ class OrderQuery:
     where: list[ColumnElement]
     keys: Sequence[ColumnElement]
     click_keys: Sequence[ColumnElement]
-    from_: Any = None
 
     def branches(self) -> list[Select]:
         return [
-            *_order_branches(self.where, self.keys, self.dialect, self.currency, self.from_),
+            *_order_branches(self.where, self.keys, self.dialect, self.currency),
             *_converter_branches(self.where, self.click_keys, self.period),
         ]
 
 
-CLICK_KEY = {"channel": clicks.c.channel, "link": clicks.c.link_id, "app": clicks.c.app, "country": clicks.c.country}
+# The keys of an order's click, as attribution copied them onto the order.
+CLICK_KEY = {"channel": orders.c.channel, "link": orders.c.link_id, "app": orders.c.app, "country": orders.c.click_country}
 BUCKETS = ("day", "week", "month")
 
 
@@ -367,7 +366,8 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
     if group_by in BUCKETS:
         click_key = day_bucket(clicks.c.occurred_at, period, dialect, group_by)
         orders_of = OrderQuery(period, dialect, currency, of_campaign,
-                               [day_bucket(orders.c.ordered_at, period, dialect, group_by)], [click_key])
+                               [day_bucket(orders.c.ordered_at, period, dialect, group_by)],
+                               [day_bucket(orders.c.clicked_at, period, dialect, group_by)])
         rows = _day_rows(period, campaign_id, dialect, group_by)
         if rows is None:
             return union_all(*_metric_union(
@@ -375,9 +375,7 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
                 [click_key], orders_of, totals))
     elif group_by == "country":
         # An order's country is its click's; orders credited without a click have none (null).
-        their_click = clicks.alias("oc_click")
-        orders_of = OrderQuery(period, dialect, currency, of_campaign, [their_click.c.country], [clicks.c.country],
-                               orders.outerjoin(their_click, their_click.c.click_id == orders.c.attributed_click_id))
+        orders_of = OrderQuery(period, dialect, currency, of_campaign, [orders.c.click_country], [orders.c.click_country])
         return union_all(*_metric_union(
             dialect, [clicks.c.campaign_id == campaign_id, _in_period(clicks.c.occurred_at, period)],
             [clicks.c.country], orders_of, totals))
@@ -391,7 +389,7 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
 def overview(period: Period, dialect: str, currency: str) -> CompoundSelect:
     """One row per campaign, all from the roll-ups and the orders."""
     orders_of = OrderQuery(period, dialect, currency, [orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
-                           [orders.c.campaign_id], [clicks.c.campaign_id])
+                           [orders.c.campaign_id], [orders.c.campaign_id])
     return union_all(*_rollup_branches(period, None, per_campaign=True), *orders_of.branches())
 
 
@@ -403,7 +401,7 @@ def forwarding(campaign_id: int | None, period: Period, dialect: str, currency: 
     if campaign_id is not None:
         order_where.append(orders.c.campaign_id == campaign_id)
     orders_of = OrderQuery(period, dialect, currency, order_where, [orders.c.channel, orders.c.app],
-                           [clicks.c.channel, clicks.c.app])
+                           [orders.c.channel, orders.c.app])
     if campaign_id is None:
         return union_all(*_metric_union(dialect, [_in_period(clicks.c.occurred_at, period)],
                                         [clicks.c.channel, clicks.c.app], orders_of))

@@ -403,7 +403,7 @@ async def campaign_page(campaign_id: int, request: Request, session: SessionDep,
 async def add_link(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
     form = await checked_form(request)
     values = {"channel": text(form, "channel"), "slug": optional(form, "slug"),
-              "destination_url": optional(form, "destination_url")}
+              "destination_url": optional(form, "destination_url"), "label": optional(form, "label")}
     errors: Errors = {}
     try:
         data = LinkCreate(campaign_id=campaign_id, **values)

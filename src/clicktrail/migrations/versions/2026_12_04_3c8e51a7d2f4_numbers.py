@@ -1,4 +1,5 @@
-"""exchange_rates (the ECB's euro reference rates), campaigns.archived_at, links.label
+"""exchange_rates (the ECB's euro reference rates), campaigns.archived_at, links.label, and the
+credited click's time, visitor and country on orders (filled from the clicks for stored orders)
 
 Revision ID: 3c8e51a7d2f4
 Revises: 9b3f4d2e7a10
@@ -26,9 +27,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('campaigns') as batch:
         batch.add_column(sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('orders') as batch:
+        batch.add_column(sa.Column('clicked_at', sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('click_visitor_hash', sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column('click_country', sa.String(length=2), nullable=True))
+    # Orders credited before this revision: their click's facts, as attribution now copies them.
+    op.execute(
+        "UPDATE orders SET "
+        "clicked_at = (SELECT c.occurred_at FROM clicks c WHERE c.click_id = orders.attributed_click_id), "
+        "click_visitor_hash = (SELECT c.visitor_hash FROM clicks c WHERE c.click_id = orders.attributed_click_id "
+        "AND c.kind = 'click'), "
+        "click_country = (SELECT c.country FROM clicks c WHERE c.click_id = orders.attributed_click_id) "
+        "WHERE attributed_click_id IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('orders') as batch:
+        batch.drop_column('click_country')
+        batch.drop_column('click_visitor_hash')
+        batch.drop_column('clicked_at')
     with op.batch_alter_table('campaigns') as batch:
         batch.drop_column('archived_at')
     op.drop_table('exchange_rates')

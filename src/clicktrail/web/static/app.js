@@ -18,7 +18,17 @@
     });
   }
 
+  // The Web Share API where the browser has it (phones): a Share button beside each Copy.
+  if (navigator.share) {
+    document.querySelectorAll("[data-share]").forEach(function (b) { b.hidden = false; });
+  }
+
   document.addEventListener("click", function (event) {
+    var share = event.target.closest("[data-share]");
+    if (share && navigator.share) {
+      navigator.share({ url: share.getAttribute("data-share") }).catch(function () {});
+      return;
+    }
     var button = event.target.closest("[data-copy]");
     if (button) {
       var label = button.textContent;
