@@ -305,7 +305,7 @@ async def _campaign_page(request: Request, session: SessionDep, user: User, camp
         channel_links=[r for r in link_rows if r["link"].referrer is None],
         referral_links=[r for r in link_rows if r["link"].referrer is not None],
         period_from=days[0].isoformat(), period_to=days[-1].isoformat(), period_days=len(days),
-        period_errors=period_errors, range_query=range_query, csv_reports=CSV_REPORTS,
+        period_errors=period_errors, range_query=range_query, csv_reports=CSV_REPORTS, tz_name=_tz(request),
         presets=_presets(),
         **extra,
     )
