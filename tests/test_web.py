@@ -689,3 +689,16 @@ async def test_rename_archive_and_delete_a_campaign_in_the_web_app(app, web: htt
 
 def links_code(app, link) -> str:
     return app.state.link_context.code_of(link)
+
+
+def test_forwarding_headline_names_the_most_forwarded_channel() -> None:
+    from clicktrail.web.reporting import forwarding_headline
+
+    cell = lambda channel, app, clicks: {"channel": channel, "app": app, "clicks": clicks,  # noqa: E731
+                                         "forwarded": app is not None and app != channel}
+    rows = [cell("whatsapp", "whatsapp", 3), cell("whatsapp", "messenger", 1), cell("telegram", "telegram", 5),
+            cell("telegram", None, 2), cell("sms", "facebook", 1), cell("sms", None, 2)]
+    assert forwarding_headline(rows) == "1 in 3 SMS taps were opened in another app"
+    assert forwarding_headline(rows[:2]) == "1 in 4 WhatsApp taps were opened in another app"
+    assert forwarding_headline([cell("email", "gmail", 2), cell("email", None, 3)]) == "2 of 5 Email taps were opened in another app"
+    assert forwarding_headline(rows[2:4]) is None  # nothing forwarded: no headline

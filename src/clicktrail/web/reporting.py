@@ -59,6 +59,7 @@ class CampaignNumbers:
     has_revenue: bool = False
     visitors_estimated: bool = False  # unique visitors beyond the sketches' exact range
     unit: str = "day"  # of the clicks-and-orders chart
+    forwarding_headline: str | None = None
 
 
 async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, period: Period,
@@ -100,7 +101,27 @@ async def campaign_numbers(session: AsyncSession, ctx: LinkContext, campaign_id:
         cells.setdefault(r["channel"] or "other", {})[r["app"]] = r
     numbers.matrix_apps = apps
     numbers.matrix = [(channel, [cells[channel].get(app) for app in apps]) for channel in sorted(cells)]
+    numbers.forwarding_headline = forwarding_headline(rows)
     return numbers
+
+
+def forwarding_headline(rows: list[dict[str, Any]]) -> str | None:
+    """The channel whose taps were most often opened in another app, in words: "1 in 4 WhatsApp
+    taps were opened in another app" (exact counts when they are not a round 1 in N)."""
+    taps: dict[str, list[int]] = {}
+    for r in rows:
+        if r["channel"] is None:
+            continue
+        counts = taps.setdefault(r["channel"], [0, 0])
+        counts[0] += r["clicks"]
+        counts[1] += r["clicks"] if r["forwarded"] else 0
+    best = max(((ch, total, moved) for ch, (total, moved) in taps.items() if moved),
+               key=lambda t: (t[2] / t[1], t[1]), default=None)
+    if best is None:
+        return None
+    channel, total, moved = best
+    share = f"1 in {total // moved}" if total % moved == 0 else f"{moved} of {total}"
+    return f"{share} {channel_name(channel)} tap{'s' if total != 1 else ''} {'were' if total != 1 else 'was'} opened in another app"
 
 
 async def report_for_csv(session: AsyncSession, ctx: LinkContext, campaign_id: int, kind: str, period: Period,

@@ -497,6 +497,7 @@ def _link_values(link: Link) -> dict[str, Any]:
     values: dict[str, Any] = {f: getattr(link, f) or "" for f in ("destination_url", *links.UTM_FIELDS)}
     values["expires_at"] = link.expires_at.strftime("%Y-%m-%dT%H:%M") if link.expires_at else ""
     values["max_clicks"] = str(link.max_clicks) if link.max_clicks else ""
+    values["label"] = link.label or ""
     return values
 
 
@@ -532,9 +533,9 @@ async def edit_link(link_id: int, request: Request, session: SessionDep, user: U
     link = await session.get(Link, link_id)
     if link is None:
         return _not_found(request, user, "Link")
-    values = {f: text(form, f) for f in ("destination_url", *links.UTM_FIELDS, "expires_at", "max_clicks")}
+    values = {f: text(form, f) for f in ("destination_url", "label", *links.UTM_FIELDS, "expires_at", "max_clicks")}
     errors: Errors = {}
-    changes: dict[str, Any] = {f: values[f] or None for f in ("destination_url", *links.UTM_FIELDS)}
+    changes: dict[str, Any] = {f: values[f] or None for f in ("destination_url", "label", *links.UTM_FIELDS)}
     if not values["destination_url"]:
         errors["destination_url"] = "A link needs a destination URL."
     if values["expires_at"]:
