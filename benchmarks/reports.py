@@ -90,7 +90,7 @@ FROM (SELECT g, 1 + (g % {campaigns}) AS c, 1 + ((g / {campaigns}) % {n_channels
 ORDERS = """
 INSERT INTO orders (id, source_id, external_id, amount_minor, refunded_minor, currency, status, ordered_at,
                     received_at, updated_at, attribution_state, attribution_method, link_id, campaign_id,
-                    channel, app, attributed_click_id, raw_payload)
+                    channel, app, attributed_click_id, clicked_at, click_visitor_hash, click_country, raw_payload)
 SELECT g, 1 + (g % 2), 'o' || g, (500 + (g * 7919) % 20000),
        CASE WHEN g % 20 = 0 THEN 300 ELSE 0 END,
        (ARRAY['EUR', 'EUR', 'EUR', 'USD', 'JPY'])[1 + (g % 5)],
@@ -103,6 +103,9 @@ SELECT g, 1 + (g % 2), 'o' || g, (500 + (g * 7919) % 20000),
        CASE WHEN g % 10 < 8 THEN (ARRAY{channels})[least(l, {n_channels})] END,
        CASE WHEN g % 10 < 8 AND l <= {n_channels} THEN (ARRAY{channels})[l] END,
        CASE WHEN g % 10 < 8 AND (g % 5) IN (0, 1, 4) THEN lpad(to_hex(1 + (g * 7919) % {clicks}), 16, '0') END,
+       CASE WHEN g % 10 < 8 AND (g % 5) IN (0, 1, 4) THEN now() - (random() * interval '{days} days') END,
+       CASE WHEN g % 10 < 8 AND (g % 5) IN (0, 1, 4) THEN md5((g % {visitors})::text) END,
+       CASE WHEN g % 10 < 8 AND (g % 5) IN (0, 1, 4) THEN (ARRAY['FR', 'DE', 'US', 'BR'])[1 + g % 4] END,
        '{{}}'
 FROM (SELECT g, 1 + (g % {campaigns}) AS c, 1 + ((g / {campaigns}) % ({n_channels} + 4)) AS l
       FROM generate_series(1::bigint, {orders}) g) s
