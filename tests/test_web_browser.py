@@ -265,7 +265,7 @@ def axe_source() -> str:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """`clicktrail serve --port <not 8000>` on an empty data directory, without CLICKTRAIL_BASE_URL:
-    what a new user does first. Its printed admin account is how we sign in."""
+    what a new user does first. Not on a terminal, it prints a one-time setup link: on that port."""
     data = tmp_path_factory.mktemp("first-run")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKTRAIL_")}
@@ -276,10 +276,8 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base, data / "serve.log")
-        printed = (data / "serve.log").read_text()
-        email = re.search(r"email:\s+(\S+)", printed).group(1)
-        password = re.search(r"password:\s+(\S+)", printed).group(1)
-        yield {"base": base, "email": email, "password": password, "env": env, "log": data / "serve.log"}
+        setup = re.search(r"(http://\S+/setup\?token=\S+)", (data / "serve.log").read_text()).group(1)
+        yield {"base": base, "setup": setup, "env": env, "log": data / "serve.log"}
     finally:
         process.terminate()
         process.wait(10)
@@ -321,11 +319,14 @@ def test_first_run_on_another_port_one_currency_orders_and_managing_campaigns(fi
     navigations: list[str] = []
     page.on("request", lambda r: navigations.append(r.method) if r.is_navigation_request() else None)
 
-    page.goto(f"{base}/")
-    _check_every_width(page, axe_source, "login")
-    page.get_by_label("Email").fill(first_run["email"])
-    page.get_by_label("Password").fill(first_run["password"])
-    page.get_by_role("button", name="Sign in").click()
+    assert first_run["setup"].startswith(f"{base}/setup?token=")  # the printed link works as printed
+    page.goto(first_run["setup"])
+    _check_every_width(page, axe_source, "setup")
+    page.get_by_label("Your email").fill(EMAIL)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create admin account").click()
+    expect(page.get_by_role("heading", name="No campaigns yet")).to_be_visible()
     _check_every_width(page, axe_source, "home-empty")
 
     # First run on port != 8000: the short link, its QR code and the webhook URL are on that port.
@@ -450,4 +451,7 @@ def test_first_run_on_another_port_one_currency_orders_and_managing_campaigns(fi
     page.get_by_role("button", name="Delete").click()
     expect(page.locator(".flash")).to_contain_text("“Draft” and its 1 link were deleted")
     expect(page.locator("#campaigns tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    _check_every_width(page, axe_source, "login")
     context.close()
