@@ -126,25 +126,31 @@ def _rate_on(currency: ColumnElement, day: ColumnElement) -> ColumnElement:
     )
 
 
-def _converted(revenue: ColumnElement, currency: ColumnElement, day: ColumnElement, target: str) -> ColumnElement:
-    """`revenue` (minor units of `currency`) in `target`, still scaled by 10^(minor units of
-    `currency`): the service scales it, per currency. NULL when a rate is missing."""
+def _factor(currency: ColumnElement, day: ColumnElement, target: str) -> ColumnElement:
+    """What one unit of `currency` is worth in `target` on `day`, through the euro; NULL when a
+    rate is missing."""
     euro = literal_column("1")
     from_rate = case((currency == BASE_CURRENCY, euro), else_=_rate_on(currency, day))
     to_rate = euro if target == BASE_CURRENCY else _rate_on(literal(target), day)
-    return case((revenue == 0, euro * 0), (currency == target, revenue), else_=revenue * to_rate / from_rate)
+    return case((currency == target, euro), else_=to_rate / from_rate)
 
 
-def _converted_per_currency(per_day: Subquery, key_names: Sequence[str], target: str, counts: Sequence[str],
+def _converted_per_currency(per_day: Subquery | CTE, key_names: Sequence[str], target: str, counts: Sequence[str],
                             name: str) -> CTE:
     """Rows of `per_day` (keys, currency, day, counts, revenue_minor) converted at their day's
-    rates, then summed per key and currency: `converted`, and `missing_rates`, the orders (of
-    `counts[0]`) that no rate converts. Rates are looked up once per key, currency and day,
-    never per order."""
+    rates, then summed per key and currency: `converted` (in `target`, still scaled by
+    10^(minor units of the row's currency): the service scales it), and `missing_rates`, the
+    orders (of `counts[0]`) that no rate converts. Rates are looked up once per currency and
+    day of the period (a few hundred), never per key or order."""
+    pairs = select(per_day.c.currency, per_day.c.day).distinct().subquery(f"{name}p")
+    factors = select(pairs.c.currency, pairs.c.day,
+                     _factor(pairs.c.currency, pairs.c.day, target).label("factor")).subquery(f"{name}f")
+    converted = case((per_day.c.revenue_minor == 0, literal_column("0")),
+                     else_=per_day.c.revenue_minor * factors.c.factor)
     rows = select(
-        *(per_day.c[n] for n in (*key_names, "currency", *counts, "revenue_minor")),
-        _converted(per_day.c.revenue_minor, per_day.c.currency, per_day.c.day, target).label("converted"),
-    ).subquery(f"{name}x")
+        *(per_day.c[n] for n in (*key_names, "currency", *counts, "revenue_minor")), converted.label("converted"),
+    ).select_from(per_day.join(factors, and_(factors.c.currency == per_day.c.currency,
+                                            factors.c.day == per_day.c.day))).subquery(f"{name}x")
     keys = [rows.c[n] for n in (*key_names, "currency")]
     return select(
         *keys,
@@ -172,7 +178,7 @@ def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[Colum
         func.count(case((order_rows.c.attribution_method == "coupon", 1))).label("coupon_orders"),
         func.count(case((order_rows.c.attribution_method == "customer", 1))).label("customer_orders"),
         _net_revenue(order_rows).label("revenue_minor"),
-    ).group_by(*(order_rows.c[n] for n in (*key_names, "currency", "day"))).subquery("od")
+    ).group_by(*(order_rows.c[n] for n in (*key_names, "currency", "day"))).cte("od")
     order_counts = ("orders", "coupon_orders", "customer_orders")
     per_currency = _converted_per_currency(per_day, key_names, target, order_counts, "oc")
     ok = [per_currency.c[n] for n in key_names]
@@ -427,7 +433,7 @@ def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
         func.sum(case((and_(lost, net > 0), net), else_=0)).label("revenue_minor"),
     ).where(
         orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)
-    ).group_by(orders.c.source_id, orders.c.currency, day).subquery("ud")
+    ).group_by(orders.c.source_id, orders.c.currency, day).cte("ud")
     per_currency = _converted_per_currency(per_day, ["key"], currency, ["orders", "pending", "all_orders"], "uc")
     counts = {name: func.coalesce(func.sum(per_currency.c[name]), 0) for name in ("orders", "pending", "all_orders")}
     with_lost = [per_currency.c.orders > 0]  # a currency appears in the revenue once an order of it is lost
@@ -455,6 +461,6 @@ def campaign_revenue(dialect: str, currency: str) -> Subquery:
     places = unusual_minor_units()
     scale = case(*((per_day.c.currency == c, literal_column(str(10 ** p))) for c, p in places.items()),
                  else_=literal_column("100"))
-    converted = _converted(per_day.c.revenue_minor, per_day.c.currency, per_day.c.day, currency)
+    converted = per_day.c.revenue_minor * _factor(per_day.c.currency, per_day.c.day, currency)
     return select(per_day.c.campaign_id, func.sum(converted * literal_column("1.0") / scale).label("amount")).group_by(
         per_day.c.campaign_id).subquery("campaign_revenue")
