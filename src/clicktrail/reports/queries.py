@@ -161,17 +161,23 @@ def _converted_per_currency(per_day: Subquery | CTE, key_names: Sequence[str], t
     ).group_by(*keys).cte(name)
 
 
-def _order_branches(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement], dialect: str,
-                    target: str) -> list[Select]:
+def _order_rows(order_where: list[ColumnElement], order_keys: Sequence[ColumnElement],
+                click_keys: Sequence[ColumnElement], dialect: str) -> CTE:
+    """The period's orders of a report, read once for both the money (keys `key`, `key2`) and
+    the visitors who ordered (their click's keys `ckey`, `ckey2`)."""
+    return select(
+        *(k.label(n) for k, n in zip(order_keys, ("key", "key2"))),
+        *(k.label(n) for k, n in zip(click_keys, ("ckey", "ckey2"))),
+        orders.c.currency, _order_day(orders.c.ordered_at, dialect).label("day"),
+        orders.c.amount_minor, orders.c.refunded_minor, orders.c.attribution_method,
+        orders.c.click_visitor_hash, orders.c.clicked_at,
+    ).where(*order_where).cte("o")
+
+
+def _order_branches(order_rows: CTE, n_keys: int, target: str) -> list[Select]:
     """Per-key and total order counts, and revenue per currency converted to `target`. The
     orders are aggregated once, per key, currency and day; the other parts add up those rows."""
-    key_names = ("key", "key2")[: len(order_keys)]
-    order_rows = select(
-        *(k.label(n) for k, n in zip(order_keys, key_names)),
-        orders.c.currency, _order_day(orders.c.ordered_at, dialect).label("day"),
-        orders.c.amount_minor, orders.c.refunded_minor,
-        orders.c.attribution_method,
-    ).where(*order_where).subquery("o")
+    key_names = ("key", "key2")[:n_keys]
     per_day = select(
         *(order_rows.c[n] for n in (*key_names, "currency", "day")),
         func.count().label("orders"),
@@ -291,24 +297,21 @@ def _day_rows(period: Period, campaign_id: int, dialect: str, unit: Unit) -> lis
     )
 
 
-def _converter_branches(order_where: list[ColumnElement], click_keys: Sequence[ColumnElement],
-                        period: Period) -> list[Select]:
+def _converter_branches(order_rows: CTE, n_keys: int, period: Period) -> list[Select]:
     """Visitors who ordered through a click (the order carried its click id), per key of that
     click and in total: the numerator of the conversion rate. Only clicks of the period count,
-    keyed like the clicks themselves (`click_keys`: over the click's facts that attribution
-    copied onto the order, so no join to the clicks), so that they are among the period's unique
-    visitors of the same row and a rate never exceeds 1. Orders credited by coupon, UTM tags or
-    an earlier identified customer count as orders and revenue, not here."""
-    key_names = ("key", "key2")[: len(click_keys)]
-    rows = select(*(k.label(n) for k, n in zip(click_keys, key_names)), orders.c.click_visitor_hash).where(
-        *order_where, orders.c.attribution_method == "click_id", orders.c.click_visitor_hash.is_not(None),
-        _in_period(orders.c.clicked_at, period),
-    ).cte("ov")
-    keys = [rows.c[n] for n in key_names]
-    converters = func.count(distinct(rows.c.click_visitor_hash))
+    keyed like the clicks themselves (over the click's facts that attribution copied onto the
+    order, so no join to the clicks), so that they are among the period's unique visitors of the
+    same row and a rate never exceeds 1. Orders credited by coupon, UTM tags or an earlier
+    identified customer count as orders and revenue, not here."""
+    ckeys = [order_rows.c[n] for n in ("ckey", "ckey2")[:n_keys]]
+    key_names = ("key", "key2")[:n_keys]
+    ordering = [order_rows.c.attribution_method == "click_id", order_rows.c.click_visitor_hash.is_not(None),
+                _in_period(order_rows.c.clicked_at, period)]
+    converters = func.count(distinct(order_rows.c.click_visitor_hash))
     return [
-        _branch("k", where=[], group=keys, from_=rows, **dict(zip(key_names, keys)), converters=converters),
-        _branch("K", where=[], from_=rows, converters=converters),
+        _branch("k", where=ordering, group=ckeys, from_=order_rows, **dict(zip(key_names, ckeys)), converters=converters),
+        _branch("K", where=ordering, from_=order_rows, converters=converters),
     ]
 
 
@@ -351,9 +354,10 @@ class OrderQuery:
     click_keys: Sequence[ColumnElement]
 
     def branches(self) -> list[Select]:
+        rows = _order_rows(self.where, self.keys, self.click_keys, self.dialect)
         return [
-            *_order_branches(self.where, self.keys, self.dialect, self.currency),
-            *_converter_branches(self.where, self.click_keys, self.period),
+            *_order_branches(rows, len(self.keys), self.currency),
+            *_converter_branches(rows, len(self.keys), self.period),
         ]
 
 
