@@ -702,3 +702,17 @@ def test_forwarding_headline_names_the_most_forwarded_channel() -> None:
     assert forwarding_headline(rows[:2]) == "1 in 4 WhatsApp taps were opened in another app"
     assert forwarding_headline([cell("email", "gmail", 2), cell("email", None, 3)]) == "2 of 5 Email taps were opened in another app"
     assert forwarding_headline(rows[2:4]) is None  # nothing forwarded: no headline
+
+
+async def test_link_page_shows_its_orders_and_converted_revenue(app, web: httpx.AsyncClient) -> None:
+    token = await form_page(web, "/campaigns/new")
+    await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
+                                           "csrf_token": token})
+    async with app.state.sessionmaker() as session:
+        campaign, link = await session.scalar(select(Campaign)), await session.scalar(select(Link))
+    await _rates(app, (utcnow() - timedelta(days=3)).date().isoformat())
+    await _orders_of_three_kinds(app, campaign.id, link.id)
+    page = (await web.get(f"/links/{link.id}")).text
+    assert re.search(r'id="link-orders">3<', page)
+    assert re.search(r'id="link-revenue">.*?€189\.90', page, re.S)
+    assert re.findall(r'<a href="/orders/\d+">(#\d+)</a>', page) == ["#1003", "#1002", "#1001"]

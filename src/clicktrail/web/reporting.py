@@ -124,6 +124,13 @@ def forwarding_headline(rows: list[dict[str, Any]]) -> str | None:
     return f"{share} {channel_name(channel)} tap{'s' if total != 1 else ''} {'were' if total != 1 else 'was'} opened in another app"
 
 
+async def link_numbers(session: AsyncSession, ctx: LinkContext, campaign_id: int, link_id: int, period: Period,
+                       currency: str) -> dict[str, Any]:
+    """One link's numbers: its row of the campaign's report by link (the same numbers as there)."""
+    report = await reports.campaign_report(session, ctx, campaign_id, "link", period, currency)
+    return next((r for r in report["rows"] if r["key"] == link_id), zero(currency))
+
+
 async def report_for_csv(session: AsyncSession, ctx: LinkContext, campaign_id: int, kind: str, period: Period,
                          currency: str) -> dict[str, Any]:
     if kind == "forwarding":

@@ -514,8 +514,16 @@ async def _link_page(request: Request, session: SessionDep, user: User, link: Li
     extra.setdefault("countries", await clicks_by_country(session, link_id=link.id))
     extra.setdefault("card_values", cards.card_values(link))
     extra = {**cards.card_context(request, link), **extra}
+    numbers = None
+    if campaign is not None:  # the link's row of its campaign's report: the same numbers as there
+        currency = await reporting.report_currency(session, request.app.state.settings)
+        numbers = await reporting.link_numbers(session, _ctx(request), campaign.id, link.id,
+                                               reporting.parse_period(None, None, _tz(request)), currency)
+    link_orders = (await session.scalars(
+        select(Order).where(Order.link_id == link.id).order_by(Order.id.desc()).limit(10))).all()
     page = render(request, "link.html", status, user=user, link=link, out=_ctx(request).out(link), clicks=clicks,
-                  kinds=kinds, campaign=campaign, state=_state(link), **extra)
+                  kinds=kinds, campaign=campaign, state=_state(link), numbers=numbers, link_orders=link_orders,
+                  statuses=orders.STATUSES, **extra)
     return cards.allow_card_images(page)
 
 
