@@ -600,15 +600,20 @@ async def _rates(app, day: str) -> None:
         await session.commit()
 
 
-async def test_campaign_page_shows_one_converted_total_and_the_currencies_as_sold(app, web: httpx.AsyncClient) -> None:
+async def _world_campaign(app, web: httpx.AsyncClient) -> tuple[Campaign, Link]:
+    """A campaign made in the web app, rates of 3 days ago, and orders of every kind (three currencies)."""
     token = await form_page(web, "/campaigns/new")
     await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
                                            "csrf_token": token})
     async with app.state.sessionmaker() as session:
-        campaign = await session.scalar(select(Campaign))
-        link = await session.scalar(select(Link))
+        campaign, link = await session.scalar(select(Campaign)), await session.scalar(select(Link))
     await _rates(app, (utcnow() - timedelta(days=3)).date().isoformat())
     await _orders_of_three_kinds(app, campaign.id, link.id)
+    return campaign, link
+
+
+async def test_campaign_page_shows_one_converted_total_and_the_currencies_as_sold(app, web: httpx.AsyncClient) -> None:
+    campaign, _link = await _world_campaign(app, web)
     page = (await web.get(f"/campaigns/{campaign.id}")).text
     kpi = re.search(r'id="kpi-revenue">(.*?)</span></div>', page, re.S).group(1)
     # €169.90 + ¥1,500 / 150 + $15.00 / 1.5 = €189.90, shown once; the sold amounts behind "as sold".
@@ -620,12 +625,7 @@ async def test_campaign_page_shows_one_converted_total_and_the_currencies_as_sol
 
 
 async def test_orders_page_shows_attributed_unattributed_and_pending_orders(app, web: httpx.AsyncClient) -> None:
-    token = await form_page(web, "/campaigns/new")
-    await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
-                                           "csrf_token": token})
-    async with app.state.sessionmaker() as session:
-        campaign, link = await session.scalar(select(Campaign)), await session.scalar(select(Link))
-    await _orders_of_three_kinds(app, campaign.id, link.id)
+    campaign, _link = await _world_campaign(app, web)
     page = await web.get("/orders")
     assert page.status_code == 200
     states = dict(re.findall(r'data-order="([^"]+)" data-state="([^"]+)"', page.text))
@@ -705,13 +705,7 @@ def test_forwarding_headline_names_the_most_forwarded_channel() -> None:
 
 
 async def test_link_page_shows_its_orders_and_converted_revenue(app, web: httpx.AsyncClient) -> None:
-    token = await form_page(web, "/campaigns/new")
-    await web.post("/campaigns/new", data={"name": "World", "destination_url": SHOP, "channels": "whatsapp",
-                                           "csrf_token": token})
-    async with app.state.sessionmaker() as session:
-        campaign, link = await session.scalar(select(Campaign)), await session.scalar(select(Link))
-    await _rates(app, (utcnow() - timedelta(days=3)).date().isoformat())
-    await _orders_of_three_kinds(app, campaign.id, link.id)
+    campaign, link = await _world_campaign(app, web)
     page = (await web.get(f"/links/{link.id}")).text
     assert re.search(r'id="link-orders">3<', page)
     assert re.search(r'id="link-revenue">.*?€189\.90', page, re.S)
