@@ -265,11 +265,14 @@ def _shopify_rate(order: dict[str, Any]) -> Decimal | None:
 
 def _shopify_shop_money(order: dict[str, Any]) -> tuple[int, str]:
     """The order's total in the shop's own currency: `total_price_set.shop_money` where the order
-    has it (a shop selling in several currencies settles in one), else `total_price`/`currency`."""
-    shop_money = (order.get("total_price_set") or {}).get("shop_money") if isinstance(order.get("total_price_set"), dict) else None
+    has it in another currency than `currency` (a shop selling in several currencies settles in
+    one), else `total_price` in `currency` (the same money, and what an edit of the order changes)."""
+    money_set = order.get("total_price_set")
+    shop_money = money_set.get("shop_money") if isinstance(money_set, dict) else None
     if isinstance(shop_money, dict) and shop_money.get("amount") not in (None, "") and shop_money.get("currency_code"):
         currency = _currency(shop_money["currency_code"])
-        return _minor(shop_money["amount"], currency, "total_price_set.shop_money.amount"), currency
+        if currency != _currency(order["currency"]):
+            return _minor(shop_money["amount"], currency, "total_price_set.shop_money.amount"), currency
     currency = _currency(order["currency"])
     return _minor(order["total_price"], currency, "total_price"), currency
 
