@@ -82,7 +82,7 @@ async def list_campaigns(
 
 
 @router.patch("/campaigns/{campaign_id}")
-async def update_campaign(campaign_id: int, data: CampaignUpdate, session: SessionDep, ctx: ContextDep,
+async def update_campaign(campaign_id: IdPath, data: CampaignUpdate, session: SessionDep, ctx: ContextDep,
                           request: Request) -> CampaignOut:
     campaign, moved = await service.update_campaign(session, ctx, campaign_id, data)
     await _links_changed(request, session, *moved)
@@ -92,7 +92,7 @@ async def update_campaign(campaign_id: int, data: CampaignUpdate, session: Sessi
 
 @router.delete("/campaigns/{campaign_id}", status_code=204,
                responses={409: {"description": "its links were clicked: archive it instead"}})
-async def delete_campaign(campaign_id: int, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
+async def delete_campaign(campaign_id: IdPath, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
     removed = await service.delete_campaign(session, campaign_id)
     await links_changed(session, request.app.state.link_cache, [(l.id, ctx.code_of(l)) for l in removed])
     return Response(status_code=204)

@@ -31,6 +31,7 @@ from clicktrail.links import service as links
 from clicktrail.links.models import Campaign, Link
 from clicktrail.links.schemas import CampaignCreate, CampaignUpdate, LinkCreate, LinkUpdate, ReferralCreate
 from clicktrail.redirect.cache import links_changed
+from clicktrail.params import IdPath
 from clicktrail.reports.export import to_csv
 from clicktrail.reports.queries import campaign_revenue
 from clicktrail.settings import Settings
@@ -312,7 +313,7 @@ async def _campaign_page(request: Request, session: SessionDep, user: User, camp
 
 
 @router.post("/campaigns/{campaign_id}/edit")
-async def edit_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def edit_campaign(campaign_id: IdPath, request: Request, session: SessionDep, user: UserDep) -> Response:
     """Rename and move the campaign; every field's problem is shown at once, nothing is stored."""
     form = await checked_form(request)
     campaign = await session.get(Campaign, campaign_id)
@@ -349,7 +350,7 @@ async def edit_campaign(campaign_id: int, request: Request, session: SessionDep,
 
 
 @router.post("/campaigns/{campaign_id}/archive")
-async def archive_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def archive_campaign(campaign_id: IdPath, request: Request, session: SessionDep, user: UserDep) -> Response:
     form = await checked_form(request)
     if await session.get(Campaign, campaign_id) is None:
         return _not_found(request, user, "Campaign")
@@ -361,7 +362,7 @@ async def archive_campaign(campaign_id: int, request: Request, session: SessionD
 
 
 @router.post("/campaigns/{campaign_id}/delete")
-async def delete_campaign(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def delete_campaign(campaign_id: IdPath, request: Request, session: SessionDep, user: UserDep) -> Response:
     await checked_form(request)
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
@@ -611,7 +612,7 @@ async def orders_page(request: Request, session: SessionDep, user: UserDep) -> R
 
 
 @router.get("/orders/{order_id}")
-async def order_page(order_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def order_page(order_id: IdPath, request: Request, session: SessionDep, user: UserDep) -> Response:
     order = await session.get(Order, order_id)
     if order is None:
         return _not_found(request, user, "Order")
