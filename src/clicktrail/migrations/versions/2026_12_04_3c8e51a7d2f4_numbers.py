@@ -1,8 +1,8 @@
-"""exchange_rates (the ECB's euro reference rates), campaigns.archived_at, links.label, and the
+"""exchange_rates (the ECB's euro reference rates), campaigns.archived_at, and the
 credited click's time, visitor and country on orders (filled from the clicks for stored orders)
 
 Revision ID: 3c8e51a7d2f4
-Revises: 4c8e1f7a2b90
+Revises: 7d41b9e2c6a3
 Create Date: 2026-12-04 01:30:00.000000
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '3c8e51a7d2f4'
-down_revision: str | None = '4c8e1f7a2b90'
+down_revision: str | None = '7d41b9e2c6a3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
