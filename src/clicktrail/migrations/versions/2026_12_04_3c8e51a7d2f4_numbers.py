@@ -2,7 +2,7 @@
 credited click's time, visitor and country on orders (filled from the clicks for stored orders)
 
 Revision ID: 3c8e51a7d2f4
-Revises: 7d41b9e2c6a3
+Revises: a3f5b7c9d1e2
 Create Date: 2026-12-04 01:30:00.000000
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '3c8e51a7d2f4'
-down_revision: str | None = '7d41b9e2c6a3'
+down_revision: str | None = 'a3f5b7c9d1e2'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
