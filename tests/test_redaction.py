@@ -40,9 +40,11 @@ WOO_PERSONAL = [
     "john.doe@example.com", "John", '"Doe"', "969 Market", "San Francisco", "94103", "(555) 555-5555",
     "203.0.113.7", "Ring twice please", "Mozilla/5.0 (Windows NT 10.0; buyer)", "the buyer Jane Roe changed her mind",
 ]
+# The card's last4 is looked for as a JSON string ("4242" with its quotes): the bare digits can turn
+# up by chance inside a random id or a time.
 STRIPE_PERSONAL = [
     "stripe@example.com", "Jenny Rosen", "354 Oyster Point Blvd", "94080", "South San Francisco",
-    "jenny.rosen@example.com", "Rosen Street 7", "4242", "mToisGZ01V71BCos",
+    "jenny.rosen@example.com", "Rosen Street 7", "\"4242\"", "mToisGZ01V71BCos",
 ]
 GENERIC_PERSONAL = ["alice.buyer@example.org", "newsletter-token-77"]
 
