@@ -16,7 +16,6 @@ import logging
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clicktrail.money import normalise_currency
 from clicktrail.reports.models import ExchangeRate
+from clicktrail.periodic import Periodic
 
 log = logging.getLogger("clicktrail.rates")
 
@@ -155,20 +155,14 @@ class RateRefresher:
                  first_delay: float = 5.0) -> None:
         self._sessionmaker = sessionmaker
         self._url = url
-        self._interval = interval
-        self._first_delay = min(first_delay, interval)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("rates", self._refresh_logged, interval, first_delay=min(first_delay, interval))
 
     def start(self) -> None:
         if self._url:
-            self._task = asyncio.create_task(self._run(), name="clicktrail-rates")
+            self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
     async def refresh(self) -> int:
         data = await asyncio.to_thread(download, self._url)
@@ -178,17 +172,12 @@ class RateRefresher:
             await session.commit()
         return stored
 
-    async def _run(self) -> None:
-        await asyncio.sleep(self._first_delay)
-        while True:
-            try:
-                stored = await self.refresh()
-                log.info("exchange rates refreshed from %s: %d rates", self._url, stored)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # offline, blocked, a changed file: the stored rates stay in use
-                log.warning("exchange rates not refreshed from %s: %s", self._url, exc)
-            await asyncio.sleep(self._interval)
+    async def _refresh_logged(self) -> None:
+        try:
+            stored = await self.refresh()
+            log.info("exchange rates refreshed from %s: %d rates", self._url, stored)
+        except Exception as exc:  # offline, blocked, a changed file: the stored rates stay in use
+            log.warning("exchange rates not refreshed from %s: %s", self._url, exc)
 
 
 def currencies_of(rates: Iterable[Rate]) -> list[str]:
