@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The top-level migrations/ of a checkout, installed as the package `clicktrail.migrations`
+# (pyproject.toml maps it), so the same lookup works from a wheel and an editable install.
+MIGRATIONS_DIR = Path(str(files("clicktrail.migrations")))
 
 
 def alembic_config(database_url: str) -> Config:
