@@ -46,8 +46,18 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
         compare_type=True,
     )
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Rebuilding a table (batch mode) drops it: with foreign keys on, SQLite would cascade that
+        # drop into every table that refers to it. Off while migrating, checked after.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migrations left rows whose foreign keys point nowhere: {broken[:5]}")
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 async def _run_online() -> None:
@@ -62,7 +72,17 @@ async def _run_online() -> None:
 
 if context.is_offline_mode():
     context.configure(url=_database_url(), target_metadata=target_metadata, literal_binds=True)
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Rebuilding a table (batch mode) drops it: with foreign keys on, SQLite would cascade that
+        # drop into every table that refers to it. Off while migrating, checked after.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migrations left rows whose foreign keys point nowhere: {broken[:5]}")
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 else:
     asyncio.run(_run_online())

@@ -205,5 +205,6 @@ def click_row(**values) -> tuple:
     """A clicks row in the recorder's column order (what its batches hold), for
     `app.state.recorder.write`: clicks written the way real ones are, roll-ups included."""
     defaults = {"app": None, "device": "mobile", "os": None, "browser": None, "referrer_host": None,
-                "country": None, "user_agent": None, "is_qr": False, "ad_click_ids": None}
+                "country": None, "user_agent": None, "is_qr": False, "ad_click_ids": None,
+                "workspace_id": 1}  # the first workspace: the `api` fixture's key works in it
     return tuple({**defaults, **values}[c] for c in recorder.COLUMNS)

@@ -55,7 +55,7 @@ def random_clicks(links: dict[int, tuple[int, str]], n: int, visitors: int, seed
 
 
 def facts(c: dict) -> tuple:
-    return (c["campaign_id"], c["link_id"], c["channel"], c["app"], c["kind"], c["visitor_hash"], c["occurred_at"])
+    return (c.get("workspace_id", 1), c["campaign_id"], c["link_id"], c["channel"], c["app"], c["kind"], c["visitor_hash"], c["occurred_at"])
 
 
 def expected(clicks: list[dict], start: datetime, end: datetime, key) -> tuple[dict, dict]:

@@ -19,6 +19,7 @@ from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
 from clicktrail.reports import rates
 from clicktrail.db import create_engine, create_sessionmaker
+from clicktrail.workspaces.service import add_member, default_workspace
 from clicktrail.settings import Settings, served_url
 
 T = TypeVar("T")
@@ -53,7 +54,7 @@ def _ensure_first_admin(settings: Settings, base_url: str) -> None:
         if not await auth.claim_setup(session):
             return None
         password = secrets.token_urlsafe(12)
-        user = await auth.create_user(session, "admin@localhost", password)
+        user = await auth.create_first_admin(session, "admin@localhost", password)
         return user.email, password
 
     made = _in_session(settings, work)
@@ -127,6 +128,9 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     migrate.upgrade(settings.resolved_database_url)
     async def work(session: AsyncSession):
         user = await auth.create_user(session, args.email, args.password, is_admin=not args.no_admin)
+        # A member of the first workspace: its owner, or an editor with --no-admin.
+        await add_member(session, (await default_workspace(session)).id, user.id,
+                         "editor" if args.no_admin else "owner")
         await auth.claim_setup(session)  # an installation with an account is set up: /setup closes
         return user
 

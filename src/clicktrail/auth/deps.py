@@ -1,31 +1,10 @@
-"""The `Authorization: Bearer <api key>` guard for the JSON API."""
+"""The `Authorization: Bearer <api key>` guard for the JSON API: it resolves the key to its
+workspace and role and scopes the request to it (workspaces/subject.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from clicktrail.workspaces.subject import READ_METHODS, SubjectDep, api_subject, needs, writes_need
 
-from fastapi import Depends, HTTPException, Request, status
+require_api_key = api_subject
 
-from clicktrail.auth.models import ApiKey
-from clicktrail.auth.service import authenticate_api_key
-from clicktrail.db import SessionDep
-
-
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-async def require_api_key(request: Request, session: SessionDep) -> ApiKey:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    key = await authenticate_api_key(session, token.strip()) if scheme.lower() == "bearer" else None
-    if key is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if key.scope != "write" and request.method not in READ_METHODS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this API key may only read")
-    return key
-
-
-ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]
+__all__ = ["READ_METHODS", "SubjectDep", "api_subject", "needs", "require_api_key", "writes_need"]

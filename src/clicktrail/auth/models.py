@@ -6,6 +6,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
+from clicktrail.workspaces.models import Tenant
 
 
 class User(Base):
@@ -18,7 +19,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApiKey(Base):
+class ApiKey(Tenant, Base):
+    # key_hash stays unique in the whole installation: a key is looked up before its workspace
+    # is known (under Citus, api_keys is a small reference table).
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)

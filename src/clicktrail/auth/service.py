@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clicktrail.auth.models import ApiKey, Installation, SetupToken, User, WebSession
 from clicktrail.db import utcnow
 from clicktrail.errors import violates_unique
+from clicktrail.workspaces import tenancy
+from clicktrail.workspaces.service import default_workspace
 
 API_KEY_PREFIX = "ct_"
 _hasher = PasswordHasher()
@@ -108,13 +110,18 @@ def _digest(key: str) -> str:
 
 
 async def create_api_key(
-    session: AsyncSession, name: str, user_id: int | None = None, scope: str = "write"
+    session: AsyncSession, name: str, user_id: int | None = None, scope: str = "write",
+    workspace_id: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Make a key; the plain key is returned once and never stored."""
+    """Make a key in a workspace (default: the session's, else the first one); the plain key is
+    returned once and never stored."""
     if scope not in ("read", "write"):
         raise ValueError("a key's scope is read or write")
+    if workspace_id is None:
+        workspace_id = tenancy.current(session) or (await default_workspace(session)).id
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=plain[:10], key_hash=_digest(plain), user_id=user_id, scope=scope)
+    key = ApiKey(name=name, prefix=plain[:10], key_hash=_digest(plain), user_id=user_id, scope=scope,
+                 workspace_id=workspace_id)
     session.add(key)
     await session.flush()
     return key, plain
@@ -129,6 +136,15 @@ async def authenticate_api_key(session: AsyncSession, plain: str) -> ApiKey | No
     if key is not None:
         await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
     return key
+
+
+async def create_first_admin(session: AsyncSession, email: str, password: str) -> User:
+    """The installation's first account: an owner of the default workspace."""
+    from clicktrail.workspaces.service import add_member
+
+    user = await create_user(session, email, password, is_admin=True)
+    await add_member(session, (await default_workspace(session)).id, user.id, "owner")
+    return user
 
 
 # --- web sessions and setup tokens ----------------------------------------------------------
@@ -169,9 +185,11 @@ async def change_password(session: AsyncSession, user: User, password: str) -> N
 
 
 async def remove_user(session: AsyncSession, user: User) -> None:
-    """The account goes; its keys are revoked (kept, for the record) and its sessions end."""
+    """The account goes; its keys are revoked in every workspace (kept, for the record) and its
+    sessions end."""
     await session.execute(
-        update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
+        update(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
+        .execution_options(**{tenancy.ALL_WORKSPACES: True}))
     await end_sessions(session, user.id)
     await session.delete(user)
     await session.flush()

@@ -6,12 +6,14 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
+from clicktrail.workspaces.models import Tenant
 
 
-class Click(Base):
+class Click(Tenant, Base):
     """One hit on a short link: a person's click, a chat app's preview fetch, or a bot."""
 
     __tablename__ = "clicks"
+    __workspace_index__ = False  # read by campaign and link, whose ids say the workspace
     __table_args__ = (
         Index("ix_clicks_link_id_occurred_at", "link_id", "occurred_at"),
         # By campaign and time: reports/models.py (a covering index the reports read alone).
@@ -38,7 +40,7 @@ class Click(Base):
     ad_click_ids: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
-class CustomerClick(Base):
+class CustomerClick(Tenant, Base):
     """A click tied to a customer (`POST /api/identify`), for cross-device attribution."""
 
     __tablename__ = "customer_clicks"

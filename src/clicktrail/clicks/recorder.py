@@ -45,13 +45,14 @@ log = logging.getLogger("clicktrail.recorder")
 COLUMNS = (
     "click_id", "link_id", "campaign_id", "kind", "channel", "app", "device", "os", "browser",
     "referrer_host", "country", "visitor_hash", "user_agent", "is_qr", "occurred_at", "ad_click_ids",
+    "workspace_id",
 )
 
 
 _CLICK_ID, _LINK_ID, _KIND, _OCCURRED_AT, _AD_CLICK_IDS = (
     COLUMNS.index(c) for c in ("click_id", "link_id", "kind", "occurred_at", "ad_click_ids")
 )
-_ROLLUP_FACTS = [COLUMNS.index(c) for c in ("campaign_id", "link_id", "channel", "app", "kind", "visitor_hash", "occurred_at")]
+_ROLLUP_FACTS = [COLUMNS.index(c) for c in ("workspace_id", "campaign_id", "link_id", "channel", "app", "kind", "visitor_hash", "occurred_at")]
 Row = tuple  # one clicks row, in COLUMNS order (what COPY takes)
 
 
@@ -76,6 +77,7 @@ class Hit(NamedTuple):
     app: str | None = None
     ip: str | None = None  # the client's (after trusted proxies): for the country, then dropped
     query: bytes = b""  # the short URL's raw query string: ad click ids are read from it here
+    workspace_id: int = 0  # the link's (always given by the redirect)
 
 
 @dataclass
@@ -115,6 +117,7 @@ def to_row(hit: Hit, countries: CountryLookup = _NO_COUNTRIES) -> Row:
         hit.user_agent[:512] or None, hit.is_qr,
         datetime.fromtimestamp(hit.occurred_at, timezone.utc),
         ad_click_ids(hit.query),
+        hit.workspace_id,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 
-from clicktrail.auth.deps import require_api_key
+from clicktrail.auth.deps import writes_need
 from clicktrail.clicks import partitions
 from clicktrail.clicks.models import Click
 from clicktrail.clicks.schemas import ClickOut
@@ -16,7 +16,7 @@ from clicktrail.errors import NotFound
 from clicktrail.pagination import Page, PageDep, encode_cursor
 from clicktrail.params import IdFilter, KindFilter
 
-router = APIRouter(prefix="/api", tags=["clicks"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api", tags=["clicks"], dependencies=[writes_need("editor")])
 
 
 @router.get("/clicks")

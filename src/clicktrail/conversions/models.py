@@ -6,9 +6,10 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstr
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
+from clicktrail.workspaces.models import Tenant
 
 
-class OrderSource(Base):
+class OrderSource(Tenant, Base):
     """A shop backend that posts order webhooks, with the secret it signs them with."""
 
     __tablename__ = "order_sources"
@@ -22,11 +23,11 @@ class OrderSource(Base):
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Order(Base):
+class Order(Tenant, Base):
     __tablename__ = "orders"
     __table_args__ = (
         # Idempotency lives here: a repeated or concurrent delivery cannot store a second row.
-        UniqueConstraint("source_id", "external_id"),
+        UniqueConstraint("workspace_id", "source_id", "external_id"),
         Index("ix_orders_campaign_id_ordered_at", "campaign_id", "ordered_at"),
         Index("ix_orders_attribution_state", "attribution_state"),
     )
@@ -64,14 +65,14 @@ class Order(Base):
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class OrderEvent(Base):
+class OrderEvent(Tenant, Base):
     """A delivery that changed a stored order, kept for audit: a refund (with the platform's refund
     id, so a repeated refund delivery is stored, and counted, once) or an update."""
 
     __tablename__ = "order_events"
     __table_args__ = (
         # NULL refund ids (updates) never collide; a refund id is applied to an order once.
-        UniqueConstraint("order_id", "refund_id"),
+        UniqueConstraint("workspace_id", "order_id", "refund_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,7 +84,7 @@ class OrderEvent(Base):
     raw_payload: Mapped[str] = mapped_column(Text)
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(Tenant, Base):
     """Delivery ids of platforms without a signed timestamp (Shopify, WooCommerce), kept a week:
     a captured delivery replayed later is answered 200 and changes nothing."""
 

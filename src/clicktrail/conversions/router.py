@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from clicktrail.auth.deps import require_api_key
+from clicktrail.auth.deps import needs, writes_need
 from clicktrail.conversions import erasure, service, shopjs
 from clicktrail.conversions.pending import conversion_context
 from clicktrail.conversions.platforms import DELIVERY_ID_HEADERS, NORMALISERS, BadPayload, Ignored, InvalidPayload, is_woocommerce_ping
@@ -28,7 +28,7 @@ log = logging.getLogger("clicktrail.conversions")
 
 MAX_BODY = 1024 * 1024  # 1 MiB
 
-router = APIRouter(prefix="/api", tags=["orders"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api", tags=["orders"], dependencies=[writes_need("editor")])
 public_router = APIRouter(tags=["webhooks"])
 
 
@@ -39,24 +39,24 @@ def _context(request: Request) -> ConversionContext:
 ContextDep = Annotated[ConversionContext, Depends(_context)]
 
 
-@router.post("/sources", status_code=201)
+@router.post("/sources", status_code=201, dependencies=[needs("admin")])
 async def create_source(data: SourceCreate, session: SessionDep, ctx: ContextDep) -> SourceWithSecret:
     return await service.create_source(session, ctx, data.name, data.platform, data.secret)
 
 
-@router.get("/sources")
+@router.get("/sources", dependencies=[needs("admin")])
 async def list_sources(session: SessionDep, ctx: ContextDep, page: PageDep) -> Page[SourceOut]:
     sources = await service.list_sources(session, ctx, page.limit, int_cursor(page))
     more = len(sources) == page.limit
     return Page(items=sources, next_cursor=encode_cursor(sources[-1].id) if more else None)
 
 
-@router.get("/sources/{source_id}")
+@router.get("/sources/{source_id}", dependencies=[needs("admin")])
 async def get_source(source_id: IdPath, session: SessionDep, ctx: ContextDep) -> SourceOut:
     return await service.source_out(session, ctx, source_id)
 
 
-@router.post("/sources/{source_id}/rotate-secret")
+@router.post("/sources/{source_id}/rotate-secret", dependencies=[needs("admin")])
 async def rotate_secret(
     source_id: IdPath, session: SessionDep, ctx: ContextDep, data: Annotated[SecretRotate | None, Body()] = None
 ) -> SourceWithSecret:
@@ -65,7 +65,7 @@ async def rotate_secret(
     return await service.rotate_secret(session, ctx, source_id, data.secret if data else None)
 
 
-@router.delete("/sources/{source_id}", status_code=204)
+@router.delete("/sources/{source_id}", status_code=204, dependencies=[needs("admin")])
 async def delete_source(source_id: IdPath, session: SessionDep) -> Response:
     await service.delete_source(session, source_id)
     return Response(status_code=204)
@@ -98,7 +98,7 @@ async def identify(data: Identify, session: SessionDep, ctx: ContextDep) -> Resp
     return Response(status_code=204)
 
 
-@router.post("/customers/erase")
+@router.post("/customers/erase", dependencies=[needs("admin")])
 async def erase_customer(data: CustomerErase, session: SessionDep, ctx: ContextDep) -> ErasedOut:
     """Remove what links a customer to clicks (identify links) and detach their orders. The
     reference travels in the body, not the URL, so that no access log keeps it."""

@@ -6,14 +6,19 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
+from clicktrail.workspaces.models import Tenant
 
 
-class Campaign(Base):
+class Campaign(Tenant, Base):
     __tablename__ = "campaigns"
+    # Slugs are the campaigns' utm_campaign: unique in their workspace, not beyond.
+    __table_args__ = (UniqueConstraint("workspace_id", "slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    # Host of the branded domain its links get by default; '' for the installation's own.
+    domain: Mapped[str] = mapped_column(String(253), default="", server_default="")
     destination_url: Mapped[str] = mapped_column(String(2048))
     utm_medium: Mapped[str | None] = mapped_column(String(100))
     # Archived campaigns leave the home list; their links keep working.
@@ -22,17 +27,22 @@ class Campaign(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Link(Base):
+class Link(Tenant, Base):
     __tablename__ = "links"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "coupon_code"),
+        UniqueConstraint("workspace_id", "campaign_id", "coupon_code"),
+        # The redirect resolves (host, code): a slug is unique on its domain, and the default
+        # domain ('') is shared by every workspace.
+        UniqueConstraint("domain", "slug"),
         Index("ix_links_coupon_code", "coupon_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Random per-link number mixed into the code, so codes cannot be derived from ids.
     nonce: Mapped[int] = mapped_column(BigInteger)
-    slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    slug: Mapped[str | None] = mapped_column(String(64))
+    # Host of its branded domain (workspaces.models.Domain), '' for the installation's own.
+    domain: Mapped[str] = mapped_column(String(253), default="", server_default="")
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
     )
@@ -67,7 +77,7 @@ class Link(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class LinkPreviewImage(Base):
+class LinkPreviewImage(Tenant, Base):
     """An uploaded card image, re-encoded as a 1200x630 JPEG; apart from links so that loading a
     link never loads its image."""
 

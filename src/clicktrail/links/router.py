@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
-from clicktrail.auth.deps import require_api_key
+from clicktrail.auth.deps import writes_need
 from clicktrail.db import SessionDep
 from clicktrail.links import bulk, previews, service
 from clicktrail.links.csv_formats import ImportFormat
@@ -26,7 +26,7 @@ from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.openapi import error_responses
 from clicktrail.params import ChannelFilter, IdFilter, IdPath
 
-router = APIRouter(prefix="/api", tags=["links"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api", tags=["links"], dependencies=[writes_need("editor")])
 
 
 def link_context(request: Request) -> service.LinkContext:

@@ -1,7 +1,7 @@
 """Where sales go (destinations), what happened to an order (outbox events) and each
 destination's copy of an event (deliveries: the rows the sender claims, tries and logs).
 
-Every table here gets `workspace_id` with the workspaces issue; nothing else keys on globals.
+Every table here belongs to a workspace (workspaces.models.Tenant).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.db import Base, UTCDateTime, utcnow
+from clicktrail.workspaces.models import Tenant
 
 DESTINATION_KINDS = ("webhook", "ga4", "meta", "tiktok")
 
 
-class Destination(Base):
+class Destination(Tenant, Base):
     """An outbound webhook or an ad/analytics integration, with its circuit state."""
 
     __tablename__ = "outbound_destinations"
@@ -42,12 +43,12 @@ class Destination(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
-class OutboxEvent(Base):
+class OutboxEvent(Tenant, Base):
     """One change of an order, written in the transaction that made it. `body` is the exact JSON
     a webhook receives, serialised once so every try sends the same bytes under the same id."""
 
     __tablename__ = "outbox_events"
-    __table_args__ = (UniqueConstraint("event_id"), Index("ix_outbox_events_order_id", "order_id"))
+    __table_args__ = (UniqueConstraint("workspace_id", "event_id"), Index("ix_outbox_events_order_id", "order_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(40))
@@ -59,14 +60,14 @@ class OutboxEvent(Base):
     signals: Mapped[str] = mapped_column(Text)
 
 
-class Delivery(Base):
+class Delivery(Tenant, Base):
     """One destination's copy of one event: pending until delivered, failed after 3 days,
     skipped when the platform would refuse it (a Meta event older than 7 days)."""
 
     __tablename__ = "outbox_deliveries"
     __table_args__ = (
         # A purchase goes to a platform once per order, however many events mention it.
-        UniqueConstraint("destination_id", "dedupe_key"),
+        UniqueConstraint("workspace_id", "destination_id", "dedupe_key"),
         Index("ix_outbox_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_outbox_deliveries_destination_id_id", "destination_id", "id"),
     )
@@ -91,7 +92,7 @@ class Delivery(Base):
     email_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
-class OrderSignals(Base):
+class OrderSignals(Tenant, Base):
     """What the shop passed with an order for the ad platforms (the `_ga`, `_fbp`, `_ttp`,
     `_fbc` cookies ct.js copies into its attributes, the buyer's user agent, the shop's customer
     id), kept for events that happen after the delivery that carried them (a pending order

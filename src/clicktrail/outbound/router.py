@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clicktrail.auth.deps import require_api_key
+from clicktrail.auth.deps import writes_need
 from clicktrail.db import SessionDep
 from clicktrail.outbound import service
 from clicktrail.outbound.schemas import (
@@ -22,7 +22,7 @@ from clicktrail.pagination import Page, PageDep, PageParams, encode_cursor, int_
 from clicktrail.openapi import error_responses
 from clicktrail.params import IdPath
 
-router = APIRouter(prefix="/api", tags=["sales out"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api", tags=["sales out"], dependencies=[writes_need("admin")])
 WEBHOOK = ("webhook",)
 
 

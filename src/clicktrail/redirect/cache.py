@@ -32,6 +32,7 @@ _ENTRY_OVERHEAD = 400  # bytes of a CachedLink and its Target besides the string
 @dataclass(slots=True)
 class CachedLink:
     id: int
+    workspace_id: int
     campaign_id: int | None
     channel: str
     target: Target
@@ -150,6 +151,7 @@ class LinkCache:
                if (v := getattr(link, f))}
         return CachedLink(
             id=link.id,
+            workspace_id=link.workspace_id,
             campaign_id=link.campaign_id,
             channel=link.channel,
             target=Target.build(link.destination_url, utm),

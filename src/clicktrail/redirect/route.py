@@ -152,7 +152,7 @@ class ShortLinks:
         recorder.record(Hit(
             click_id, link.id, link.campaign_id, link.channel, user_agent, referrer, visitor,
             country if country and country.isascii() and country.isalpha() else None,
-            is_qr, is_head, now, kind, app, client_ip, query,
+            is_qr, is_head, now, kind, app, client_ip, query, link.workspace_id,
         ))
         if link.card is not None and kind != "click":
             await preview.send_card(send, link.card, f"{state.settings.base_url}/{code}", is_head)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, Numeric, SmallInteger, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, Numeric, PrimaryKeyConstraint, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clicktrail.clicks.models import Click
 from clicktrail.db import Base, UTCDateTime
+from clicktrail.workspaces.models import Tenant
 
 CLICKS_REPORT_INDEX = Index(
     "ix_clicks_report_covering",
@@ -33,30 +34,36 @@ class _RolledUp:
     visitors: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
-class ClickRollup(_RolledUp, Base):
+class ClickRollup(Tenant, _RolledUp, Base):
     """One campaign's clicks in one UTC hour (hours = 1) or UTC day (hours = 24)."""
 
     __tablename__ = "click_rollups"
+    __table_args__ = (PrimaryKeyConstraint("hours", "starts_at", "workspace_id", "campaign_id"),)
+    __workspace_index__ = False
 
     # Key in this order: reports read a range of hours or days (of every campaign, or one).
-    hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    hours: Mapped[int] = mapped_column(SmallInteger)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
 
 
-class LinkRollup(_RolledUp, Base):
+class LinkRollup(Tenant, _RolledUp, Base):
     """One campaign's clicks of one link, channel and detected app ('' for none) in one UTC day
     (hours = 24; the column keeps both roll-up tables alike): the rows of the reports by channel,
     link and app, and of the forwarding matrix."""
 
     __tablename__ = "link_rollups"
+    __table_args__ = (
+        PrimaryKeyConstraint("hours", "starts_at", "workspace_id", "campaign_id", "link_id", "channel", "app"),
+    )
+    __workspace_index__ = False
 
-    hours: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
-    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    app: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hours: Mapped[int] = mapped_column(SmallInteger)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    app: Mapped[str] = mapped_column(String(16))
 
 
 class ExchangeRate(Base):

@@ -53,12 +53,12 @@ class Level:
     keys: tuple[str, ...]  # key columns after (hours, starts_at)
 
 
-CAMPAIGNS = Level(rollups, ("campaign_id",))
-LINKS = Level(link_rollups, ("campaign_id", "link_id", "channel", "app"))
+CAMPAIGNS = Level(rollups, ("workspace_id", "campaign_id"))
+LINKS = Level(link_rollups, ("workspace_id", "campaign_id", "link_id", "channel", "app"))
 LEVELS = (CAMPAIGNS, LINKS)
 
 # What the roll-ups need of a click, in this order.
-ClickFacts = tuple[int | None, int, str, str | None, str, str | None, datetime]  # campaign, link, channel, app, kind, visitor, at
+ClickFacts = tuple[int, int | None, int, str, str | None, str, str | None, datetime]  # workspace, campaign, link, channel, app, kind, visitor, at
 Key = tuple  # (hours, starts_at, *level.keys)
 
 
@@ -91,7 +91,7 @@ def tally(rows: Iterable[ClickFacts], into: Tallies | None = None) -> Tallies:
     """Clicks → the additions to each roll-up row they fall in (three per click)."""
     tallies: Tallies = {level: {} for level in LEVELS} if into is None else into
     campaigns, links = tallies[CAMPAIGNS], tallies[LINKS]
-    for campaign_id, link_id, channel, app, kind, visitor, at in rows:
+    for workspace_id, campaign_id, link_id, channel, app, kind, visitor, at in rows:
         if campaign_id is None:  # a click of a link outside any campaign: in no campaign's report
             continue
         if at.tzinfo is None:  # SQLite hands back naive UTC
@@ -99,8 +99,8 @@ def tally(rows: Iterable[ClickFacts], into: Tallies | None = None) -> Tallies:
         hour = floor_hour(at)
         day = hour.replace(hour=0)
         for target, key in (
-            (campaigns, (1, hour, campaign_id)), (campaigns, (24, day, campaign_id)),
-            (links, (24, day, campaign_id, link_id, channel, app or NO_APP)),
+            (campaigns, (1, hour, workspace_id, campaign_id)), (campaigns, (24, day, workspace_id, campaign_id)),
+            (links, (24, day, workspace_id, campaign_id, link_id, channel, app or NO_APP)),
         ):
             entry = target.get(key)
             if entry is None:
@@ -178,7 +178,7 @@ def rebuild(conn: Connection, window: timedelta = timedelta(days=7), flush_every
         start = _floor(first if first.tzinfo else first.replace(tzinfo=UTC), DAY)
         while start <= last:
             part = conn.execute(
-                select(clicks.c.campaign_id, clicks.c.link_id, clicks.c.channel, clicks.c.app, clicks.c.kind,
+                select(clicks.c.workspace_id, clicks.c.campaign_id, clicks.c.link_id, clicks.c.channel, clicks.c.app, clicks.c.kind,
                        clicks.c.visitor_hash, clicks.c.occurred_at)
                 .where(clicks.c.campaign_id == campaign_id, clicks.c.occurred_at >= start,
                        clicks.c.occurred_at < start + window)

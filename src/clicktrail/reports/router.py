@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from clicktrail.auth.deps import require_api_key
+from clicktrail.auth.deps import writes_need
 from clicktrail.db import SessionDep
 from clicktrail.reports import service
 from clicktrail.reports.export import to_csv
@@ -15,7 +15,7 @@ from clicktrail.reports.queries import GroupBy
 from clicktrail.reports.schemas import ForwardingReport, Report, UnattributedReport
 from clicktrail.params import IdFilter, IdPath
 
-router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api/reports", tags=["reports"], dependencies=[writes_need("viewer")])
 
 NUMBER_COLUMNS = ["clicks", "unique_visitors", "previews", "bots", "orders", "orders_via_coupon", "orders_via_customer",
                   "ordering_visitors", "conversion_rate", "taps_per_share"]

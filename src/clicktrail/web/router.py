@@ -43,7 +43,7 @@ from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, missing_scheme, optional, parse_referral_csv, text
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.web.session import (
-    CsrfRefused, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, safe_next, sign_in,
+    CsrfRefused, NoWorkspace, SignInRequired, UserDep, add_session_middleware, checked_form, login_path, safe_next, sign_in,
     sign_out, signed_in_user,
 )
 from clicktrail.web.templating import HERE, flash, render
@@ -70,6 +70,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(login_path(exc.next_path), 303)
+
+    @app.exception_handler(NoWorkspace)
+    async def _no_workspace(request: Request, _exc: NoWorkspace) -> Response:
+        return render(request, "error.html", 403, title="No workspace",
+                      message="Your account is not a member of any workspace. Ask a workspace admin to add you.")
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, _exc: CsrfRefused) -> Response:
@@ -184,7 +189,7 @@ async def setup(request: Request, session: SessionDep) -> Response:
         if not await auth.claim_setup(session):  # another setup won the race: it made the admin
             return RedirectResponse("/login", 303)
         await auth.use_setup_token(session, token)
-        user = await auth.create_user(session, email, password, is_admin=True)
+        user = await auth.create_first_admin(session, email, password)
         await sign_in(request, session, user)
         flash(request, "Welcome! Your admin account is ready. Start with a campaign.")
         return RedirectResponse("/", 303)

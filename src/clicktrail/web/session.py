@@ -24,6 +24,9 @@ from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
 from clicktrail.db import SessionDep
 from clicktrail.settings import Settings
+from clicktrail.workspaces import tenancy
+from clicktrail.workspaces.service import workspaces_of
+from clicktrail.workspaces.subject import Subject
 
 COOKIE_NAME = "ct_session"
 SESSION_DAYS = 14
@@ -37,6 +40,10 @@ class SignInRequired(Exception):
 
 class CsrfRefused(Exception):
     pass
+
+
+class NoWorkspace(Exception):
+    """A signed-in user who is a member of no workspace (all removed them)."""
 
 
 def add_session_middleware(app: FastAPI, settings: Settings) -> None:
@@ -101,10 +108,20 @@ async def signed_in_user(request: Request, session: AsyncSession) -> User | None
 
 
 async def require_user(request: Request, session: SessionDep) -> User:
+    """The signed-in user, with the request scoped to the workspace they work in (the one the
+    session chose, else their first): request.state.subject says which and with what role."""
     user = await signed_in_user(request, session)
     if user is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(path if request.method == "GET" else "/")
+    memberships = await workspaces_of(session, user.id)
+    if not memberships:
+        raise NoWorkspace()
+    chosen = request.session.get("workspace")
+    workspace, role = next(((w, r) for w, r in memberships if w.id == chosen), memberships[0])
+    request.session["workspace"] = workspace.id
+    tenancy.enter(session, workspace.id)
+    request.state.subject = Subject(workspace, role, user=user)
     return user
 
 

@@ -1,0 +1,1 @@
+"""Workspaces: who owns what (tenancy), members and their roles, invitations, branded domains."""
