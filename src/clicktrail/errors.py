@@ -32,6 +32,10 @@ class Conflict(Exception):
     """The request collides with something stored (a taken slug or coupon): 409."""
 
 
+class Forbidden(Exception):
+    """Not allowed by the caller's role or key scope: 403."""
+
+
 class NotFound(Exception):
     pass
 
@@ -60,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, 409)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or "not allowed for your role"}, 403)
 
     @app.exception_handler(NotFound)
     async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
