@@ -25,6 +25,10 @@ def enter(session: AsyncSession | Session, workspace_id: int) -> None:
     session.info[_KEY] = workspace_id
 
 
+def leave(session: AsyncSession | Session) -> None:
+    session.info.pop(_KEY, None)
+
+
 def current(session: AsyncSession | Session) -> int | None:
     return session.info.get(_KEY)
 
