@@ -259,7 +259,7 @@ async def first_delivery(session: AsyncSession, source_id: int, delivery_id: str
     two concurrent deliveries of the same id cannot both be first."""
     conn = await session.connection()
     insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert_(WebhookDelivery).values(source_id=source_id, delivery_id=delivery_id[:128], received_at=utcnow())
+    statement = insert_(WebhookDelivery).values(workspace_id=tenancy.require_current(session), source_id=source_id, delivery_id=delivery_id[:128], received_at=utcnow())
     kept = await conn.execute(statement.on_conflict_do_nothing().returning(WebhookDelivery.source_id))
     return kept.scalar() is not None
 
