@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -257,9 +257,13 @@ DELIVERY_DAYS = 7
 
 
 async def note_delivery(session: AsyncSession, source_id: int) -> None:
-    """A delivery passed its signature and parsed: the source's last delivery is now."""
+    """A delivery passed its signature and parsed: the source's last delivery is now (to 10 s:
+    a row changed on every delivery would line concurrent deliveries up behind its lock)."""
+    now = utcnow()
     await (await session.connection()).execute(
-        update(_sources).where(_sources.c.id == source_id).values(last_delivery_at=utcnow()))
+        update(_sources).where(_sources.c.id == source_id, or_(
+            _sources.c.last_delivery_at.is_(None), _sources.c.last_delivery_at < now - timedelta(seconds=10)))
+        .values(last_delivery_at=now))
 
 
 async def note_refused(session: AsyncSession, source_id: int, reason: str) -> None:
