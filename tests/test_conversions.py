@@ -117,7 +117,7 @@ async def add_click(app, link: dict, occurred_at: datetime, *, app_name: str | N
     """A click row as the recorder writes it (the recorder itself is tested in test_redirect)."""
     click_id = f"ck{next(_seq):08d}{uuid.uuid4().hex[:10]}"
     async with app.state.sessionmaker() as session:
-        session.add(Click(
+        session.add(Click(workspace_id=1,
             click_id=click_id, link_id=link["id"], campaign_id=link["campaign_id"], kind="click",
             channel=link["channel"], app=app_name, device="mobile", occurred_at=occurred_at,
         ))
@@ -503,7 +503,7 @@ async def test_an_order_that_arrives_before_its_click_is_written_ends_attributed
     assert response.json()["attribution"]["method"] is None
     await asyncio.sleep(1)  # the recorder writes the click a second later
     async with app.state.sessionmaker() as session:
-        session.add(Click(click_id=click_id, link_id=link["id"], campaign_id=campaign["id"], kind="click",
+        session.add(Click(workspace_id=1, click_id=click_id, link_id=link["id"], campaign_id=campaign["id"], kind="click",
                           channel="whatsapp", app="whatsapp", device="mobile", occurred_at=tapped_at))
         await session.commit()
     items = await _wait_for(api, lambda items: items[0]["attribution"]["state"] != "pending")
@@ -541,7 +541,7 @@ async def test_pending_orders_survive_a_restart_and_time_out_to_the_next_method(
     async with restarted.router.lifespan_context(restarted):
         await add_click(app, link, datetime.now(timezone.utc))  # unrelated click
         async with restarted.state.sessionmaker() as session:
-            session.add(Click(click_id="written-later", link_id=link["id"], campaign_id=campaign["id"], kind="click",
+            session.add(Click(workspace_id=1, click_id="written-later", link_id=link["id"], campaign_id=campaign["id"], kind="click",
                               channel="whatsapp", device="mobile", occurred_at=datetime.now(timezone.utc)))
             await session.commit()
         items = await _wait_for(api, lambda items: items[0]["attribution"]["state"] == "attributed")

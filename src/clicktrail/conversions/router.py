@@ -11,6 +11,7 @@ from pydantic import BeforeValidator
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from clicktrail.workspaces import tenancy
 from clicktrail.auth.deps import needs, writes_need
 from clicktrail.conversions import erasure, service, shopjs
 from clicktrail.conversions.pending import conversion_context
@@ -141,6 +142,9 @@ async def webhook(source_id: str, request: Request, session: SessionDep, ctx: Co
     source = await service.webhook_source(session, int(source_id)) if known else None
     if source is None:
         raise HTTPException(404, detail="order source not found")
+    # Everything this delivery reads and writes is in the source's workspace.
+    tenancy.enter(session, source.workspace_id)
+    ctx = ctx.with_window(source.attribution_window_days)
     body = await _read_body(request)
     headers = request.headers
     if source.platform == "woocommerce" and is_woocommerce_ping(body, headers):
