@@ -23,14 +23,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi.routing import APIRoute, iter_route_contexts
+from test_conversions import deliver, generic_body
+from test_workspaces import client_of, make_person
 
 from clicktrail import migrate
 from clicktrail.app import create_app
 from clicktrail.conversions import service as conversions
 from clicktrail.settings import Settings, async_database_url
 from clicktrail.workspaces.service import create_workspace
-from test_conversions import deliver, generic_body
-from test_workspaces import client_of, make_person
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

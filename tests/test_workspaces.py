@@ -23,7 +23,11 @@ from clicktrail.errors import Invalid, NotFound
 from clicktrail.reports import rates
 from clicktrail.workspaces import members
 from clicktrail.workspaces.models import Invitation, Member, Workspace
-from clicktrail.workspaces.service import add_member, create_workspace, default_workspace
+from clicktrail.workspaces.service import (
+    add_member,
+    create_workspace,
+    default_workspace,
+)
 
 BASE_URL = "http://ct.test"
 PASSWORD = "correct horse battery"

@@ -21,7 +21,13 @@ from clicktrail.pagination import Page, PageDep, PageParams, encode_cursor
 from clicktrail.params import IdPath
 from clicktrail.workspaces import members as service
 from clicktrail.workspaces.models import ROLES, Member, Workspace
-from clicktrail.workspaces.service import MAX_ALLOWED_HOSTS, MAX_WINDOW_DAYS, SETTINGS, effective_settings, update_workspace
+from clicktrail.workspaces.service import (
+    MAX_ALLOWED_HOSTS,
+    MAX_WINDOW_DAYS,
+    SETTINGS,
+    effective_settings,
+    update_workspace,
+)
 
 router = APIRouter(prefix="/api", tags=["workspace"])
 ADMIN = [needs("admin")]
