@@ -82,6 +82,7 @@ class Alpha:
     customer_ref: str = "alpha-customer@alpha.example"
     measurement_id: str = "G-ALPHA12345"
     domain_host: str = "go.alpha-brand.example"
+    FILTERS = ("campaign_id", "link_id", "click_id", "source_id", "order_id", "hook_id", "integration_id", "user_id")
 
 
 @dataclass
@@ -360,10 +361,12 @@ def _fill(path: str, ids: dict[str, Any] | None) -> str:
 
 
 def _query(route: APIRoute, a: Alpha | None) -> dict:
-    """A's ids in every query filter the route takes (campaign_id=, source_id=, ...)."""
+    """A's ids in every query filter the route takes (campaign_id=, source_id=, ...), or (a =
+    None) ids that never existed in the same filters."""
+    names = [name for name in _query_names(route.dependant) if name in Alpha.FILTERS]
     if a is None:
-        return {}
-    return {name: a.path_ids[name] for name in _query_names(route.dependant) if name in a.path_ids}
+        return {name: "ckdoesnotexist01" if name == "click_id" else MISSING for name in names}
+    return {name: a.path_ids[name] for name in names if name in a.path_ids}
 
 
 ID_FIELDS = {"campaign_id": "campaign", "link_id": "link", "click_id": "click", "source_id": "source",
@@ -434,8 +437,11 @@ async def test_another_workspace_gets_nothing_of_a(world: World, method: str, pa
             # Exactly what an id that never existed gets: A's ids tell B nothing.
             never = await b.request(method, _fill(path, None), **rule.request(a))
             assert (never.status_code, never.json()) == (answer.status_code, answer.json())
-        if method == "GET" and _query(route, a):  # the list unfiltered too
-            unfiltered = await b.get(_fill(path, a.path_ids), params=extra.get("params"))
+        if method == "GET" and _query(route, a):
+            # Filtered by A's ids: what filtering by ids that never existed gets. And unfiltered.
+            never = await b.get(_fill(path, a.path_ids), params=_query(route, None))
+            assert (never.status_code, never.text) == (answer.status_code, answer.text)
+            unfiltered = await b.get(_fill(path, a.path_ids))
             assert unfiltered.status_code in rule.statuses and not leaks(unfiltered, path, a), unfiltered.text[:500]
         if rule.own:
             ids = {**a.path_ids, **{name: world.b_ids[name] for name in rule.own}}
