@@ -411,3 +411,22 @@ def test_cli_workspaces_keys_and_users(database_url, tmp_path, monkeypatch, caps
     assert roles == {(workspaces["default"].id, "ana@shop.example"): "owner",
                      (workspaces["default"].id, "bo@shop.example"): "editor",
                      (workspaces["acme-shop"].id, "ana@shop.example"): "owner"}
+
+
+async def test_an_invitation_link_opened_twice_at_once_makes_one_account(app) -> None:
+    owner = await make_person(app, "ana@shop.example", "owner")
+    async with client_of(app, owner.key) as api:
+        token = await _invitation_token(api, "cy@shop.example", "editor")
+
+    async def accept() -> str:
+        async with app.state.sessionmaker() as session:
+            try:
+                await members.accept_invitation(session, token, None, "a long enough password")
+            except NotFound:
+                return "refused"
+            await session.commit()
+            return "joined"
+
+    assert sorted(await asyncio.gather(accept(), accept())) == ["joined", "refused"]
+    async with app.state.sessionmaker() as session:
+        assert len((await session.scalars(select(User).where(User.email == "cy@shop.example"))).all()) == 1
