@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clicktrail.auth.deps import SubjectDep, needs
 from clicktrail.auth.models import ApiKey, User
+from clicktrail.auth.service import normalise_email
 from clicktrail.db import SessionDep
 from clicktrail.openapi import error_responses
 from clicktrail.pagination import Page, PageDep, PageParams, encode_cursor
@@ -169,7 +170,7 @@ async def add_member(data: MemberInvite, request: Request, session: SessionDep, 
     """Someone with an account joins at once; anyone else gets `invite_url`, a one-time link valid
     7 days, for you to send (no mail is sent). Nobody grants a role above their own."""
     user, url = await service.invite(session, subject, data.email, data.role, request.app.state.settings.base_url)
-    email = user.email if user is not None else data.email.strip().lower()
+    email = user.email if user is not None else normalise_email(data.email)
     return MemberAdded(user_id=user.id if user is not None else None, email=email, role=data.role, invite_url=url)
 
 
