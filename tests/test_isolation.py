@@ -237,6 +237,7 @@ class Rule:
     # Path parameters filled with B's own ids instead (A's delivery under B's own webhook), in a
     # second call after the one with A's ids only.
     own: tuple[str, ...] = ()
+    variants: tuple[dict, ...] = ()  # more query strings to try (the CSV form of a report)
 
 
 def _json(body: dict | None) -> Callable[[Alpha], dict]:
@@ -260,6 +261,7 @@ def _b_workspace(body: Any, _a: Alpha) -> None:
 
 
 CSV = {"Content-Type": "text/csv"}
+CSV_REPORT = ({"format": "csv"}, {"group_by": "link"}, {"group_by": "day", "format": "csv"})
 ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/campaigns"): LIST,
     ("POST", "/api/campaigns"): _made({"name": "Beta Launch", "destination_url": "https://beta-shop.example/",
@@ -297,10 +299,10 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
                                     statuses=frozenset({204, 404})),
     ("POST", "/api/customers/erase"): Rule(lambda a: {"json": {"customer_ref": a.customer_ref}},
                                            statuses=frozenset({200}), check=_erased_nothing),
-    ("GET", "/api/reports/campaigns/{campaign_id}"): NOT_FOUND,
-    ("GET", "/api/reports/overview"): LIST,
-    ("GET", "/api/reports/forwarding"): Rule(statuses=frozenset({200, 404})),
-    ("GET", "/api/reports/unattributed"): LIST,
+    ("GET", "/api/reports/campaigns/{campaign_id}"): Rule(variants=CSV_REPORT),
+    ("GET", "/api/reports/overview"): Rule(statuses=frozenset({200}), variants=CSV_REPORT),
+    ("GET", "/api/reports/forwarding"): Rule(statuses=frozenset({200, 404}), variants=CSV_REPORT),
+    ("GET", "/api/reports/unattributed"): Rule(statuses=frozenset({200}), variants=CSV_REPORT),
     ("GET", "/api/webhooks"): LIST,
     ("POST", "/api/webhooks"): _made({"url": "http://127.0.0.1:9/beta-hook"}),
     ("GET", "/api/webhooks/{hook_id}"): NOT_FOUND,
@@ -443,6 +445,9 @@ async def test_another_workspace_gets_nothing_of_a(world: World, method: str, pa
             assert (never.status_code, never.text) == (answer.status_code, answer.text)
             unfiltered = await b.get(_fill(path, a.path_ids))
             assert unfiltered.status_code in rule.statuses and not leaks(unfiltered, path, a), unfiltered.text[:500]
+        for variant in rule.variants:
+            other = await b.request(method, _fill(path, a.path_ids), params={**params, **variant}, **extra)
+            assert other.status_code in rule.statuses and not leaks(other, path, a), (variant, other.text[:500])
         if rule.own:
             ids = {**a.path_ids, **{name: world.b_ids[name] for name in rule.own}}
             mixed = await b.request(method, _fill(path, ids), **rule.request(a))
