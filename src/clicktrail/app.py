@@ -38,6 +38,7 @@ from clicktrail.redirect.invalidation import Listener
 from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
 from clicktrail.web.router import install as install_web
+from clicktrail.workspaces.router import router as workspaces_router
 
 log = logging.getLogger("clicktrail")
 
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/ct.js", ct_js, methods=["GET"], include_in_schema=False)
     app.include_router(reports_router)
     app.include_router(outbound_router)
+    app.include_router(workspaces_router)
     app.include_router(card_image_router)  # last: /{code}/preview.jpg must not shadow any route
     return app
 
