@@ -146,7 +146,7 @@ def test_an_installation_of_0_1_moves_into_one_default_workspace_and_back(backen
 
     migrate.downgrade(url, V01)
     assert asyncio.run(_rows(url, "SELECT slug FROM links")) == [("spring-wa",)]
-    assert asyncio.run(_rows(url, "SELECT count(*) FROM clicks")) == [(2,)]
+    assert asyncio.run(_rows(url, "SELECT count(*) FROM clicks")) == [(3,)]  # the two of 0.1 and the tap above
     assert asyncio.run(_rows(url, "SELECT external_id FROM orders")) == [("A-1",)]
     assert asyncio.run(_rows(url, "SELECT name FROM api_keys")) == [("old",)]
     migrate.upgrade(url)  # and up again, with the same data
