@@ -282,8 +282,13 @@ async def test_bad_signatures_truncated_json_and_big_bodies_are_refused_and_stor
     response = await deliver(client, source, huge)
     assert response.status_code == 413
     assert await count(app, Order) == 0 and await count(app, OrderEvent) == 0
+    # The source tells what went wrong last, and that nothing was taken yet.
+    shown = (await api.get(f"/api/sources/{source['id']}")).json()
+    assert shown["last_delivery_at"] is None and shown["last_refused_at"] is not None
+    assert shown["last_refused_reason"].startswith(("bad signature", "unreadable body")), shown
     # and the untouched delivery still works
     assert (await deliver(client, source, body)).status_code == 200
+    assert (await api.get(f"/api/sources/{source['id']}")).json()["last_delivery_at"] is not None
 
 
 async def test_a_big_body_is_cut_off_without_trusting_content_length(app, api, client) -> None:

@@ -15,7 +15,7 @@ from clicktrail import __version__
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.errors import install_error_handlers
 from clicktrail.loopmonitor import LoopMonitor
-from clicktrail.openapi import install_openapi
+from clicktrail.openapi import install_docs, install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.clicks.country import CountryLookup
@@ -100,11 +100,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if monitor is not None:
                 await monitor.stop()
 
-    app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.link_context = LinkContext.from_settings(settings)
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)  # /docs and /redoc with packaged assets, no CDN
     install_web(app, settings)  # the marketers' web app: pages, static files, session cookie
 
     @app.get("/healthz", include_in_schema=False)

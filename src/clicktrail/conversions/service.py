@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,6 +78,8 @@ def _source_out(ctx: ConversionContext, source: OrderSource, with_secret: bool =
     fields = dict(
         id=source.id, name=source.name, platform=source.platform, webhook_url=f"{ctx.base_url}/webhooks/{source.id}",
         created_at=source.created_at, secret_rotated_at=source.secret_rotated_at,
+        last_delivery_at=source.last_delivery_at, last_refused_at=source.last_refused_at,
+        last_refused_reason=source.last_refused_reason,
     )
     return SourceWithSecret(**fields, secret=source.secret) if with_secret else SourceOut(**fields)
 
@@ -252,6 +254,34 @@ def _landing_url(ctx: ConversionContext, data: OrderData) -> str | None:
 
 
 DELIVERY_DAYS = 7
+
+
+async def note_delivery(session: AsyncSession, source_id: int) -> None:
+    """A delivery passed its signature and parsed: the source's last delivery is now (to 10 s:
+    a row changed on every delivery would line concurrent deliveries up behind its lock)."""
+    now = utcnow()
+    await (await session.connection()).execute(
+        update(_sources).where(_sources.c.id == source_id, or_(
+            _sources.c.last_delivery_at.is_(None), _sources.c.last_delivery_at < now - timedelta(seconds=10)))
+        .values(last_delivery_at=now))
+
+
+async def note_refused(session: AsyncSession, source_id: int, reason: str) -> None:
+    await session.execute(update(_sources).where(_sources.c.id == source_id).values(
+        last_refused_at=utcnow(), last_refused_reason=reason[:200]))
+
+
+async def delivery_counts(session: AsyncSession, since: datetime) -> dict[int, int]:
+    """Source id → orders and order changes it delivered since `since` (the workspace's)."""
+    counts: dict[int, int] = {}
+    for source_id, n in (await session.execute(
+            select(Order.source_id, func.count()).where(Order.received_at >= since).group_by(Order.source_id))).all():
+        counts[source_id] = n
+    for source_id, n in (await session.execute(
+            select(Order.source_id, func.count()).join(OrderEvent, OrderEvent.order_id == Order.id)
+            .where(OrderEvent.received_at >= since).group_by(Order.source_id))).all():
+        counts[source_id] = counts.get(source_id, 0) + n
+    return counts
 
 
 async def first_delivery(session: AsyncSession, source_id: int, delivery_id: str) -> bool:
