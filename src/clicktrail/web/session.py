@@ -46,6 +46,13 @@ class NoWorkspace(Exception):
     """A signed-in user who is a member of no workspace (all removed them)."""
 
 
+class RoleRequired(Exception):
+    """The signed-in member's role in this workspace is below what the page or form needs."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+
 def add_session_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         SessionMiddleware,
@@ -122,10 +129,32 @@ async def require_user(request: Request, session: SessionDep) -> User:
     request.session["workspace"] = workspace.id
     tenancy.enter(session, workspace.id)
     request.state.subject = Subject(workspace, role, user=user)
+    request.state.workspaces = memberships  # for the header's switcher
     return user
 
 
 UserDep = Annotated[User, Depends(require_user)]
+
+
+def subject_of(request: Request) -> Subject:
+    """Who is asking, in which workspace, with which role (set by require_user)."""
+    return request.state.subject
+
+
+def user_with(role: str):
+    """Dependency: the signed-in user, refused (RoleRequired → the 403 page) below `role` in the
+    workspace they work in. Every form post names the role it needs this way."""
+
+    async def check(request: Request, user: UserDep) -> User:
+        if not subject_of(request).can(role):
+            raise RoleRequired(role)
+        return user
+
+    return check
+
+
+EditorDep = Annotated[User, Depends(user_with("editor"))]
+AdminDep = Annotated[User, Depends(user_with("admin"))]
 
 
 def login_path(next_path: str) -> str:
