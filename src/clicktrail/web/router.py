@@ -82,11 +82,8 @@ def install(app: FastAPI, settings: Settings) -> None:
                       message="Your account is not a member of any workspace. Ask a workspace admin to add you.")
 
     @app.exception_handler(RoleRequired)
-    async def _role(request: Request, exc: RoleRequired) -> Response:
-        subject = subject_of(request)
-        return render(request, "error.html", 403, user=subject.user, title="Not with your role",
-                      message=f"This needs the {exc.role} role or above in “{subject.workspace.name}”, and yours is "
-                              f"{subject.role}. Ask an admin of the workspace if you need it.")
+    async def _role(_request: Request, exc: RoleRequired) -> Response:
+        return exc.response
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, _exc: CsrfRefused) -> Response:

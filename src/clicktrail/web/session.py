@@ -15,7 +15,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.middleware.sessions import SessionMiddleware
@@ -47,10 +47,11 @@ class NoWorkspace(Exception):
 
 
 class RoleRequired(Exception):
-    """The signed-in member's role in this workspace is below what the page or form needs."""
+    """The signed-in member's role in this workspace is below what the page or form needs; it
+    carries its 403 page, drawn while the request's database session is still open."""
 
-    def __init__(self, role: str) -> None:
-        self.role = role
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
 
 def add_session_middleware(app: FastAPI, settings: Settings) -> None:
@@ -146,8 +147,14 @@ def user_with(role: str):
     workspace they work in. Every form post names the role it needs this way."""
 
     async def check(request: Request, user: UserDep) -> User:
-        if not subject_of(request).can(role):
-            raise RoleRequired(role)
+        subject = subject_of(request)
+        if not subject.can(role):
+            from clicktrail.web.templating import render  # it needs this module first
+
+            raise RoleRequired(render(
+                request, "error.html", 403, user=user, title="Not with your role",
+                message=f"This needs the {role} role or above in “{subject.workspace.name}”, and yours is "
+                        f"{subject.role}. Ask an admin of the workspace if you need it."))
         return user
 
     return check
