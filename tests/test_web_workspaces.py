@@ -311,6 +311,11 @@ async def test_invite_accept_roles_and_the_last_owner(app) -> None:
         removed = await owner.post(f"/members/{cy_id}/remove", data={"csrf_token": token})
         assert removed.status_code == 303
         assert (await guest.get("/")).status_code == 303  # Cy's session ended with it
+        async with browser(app) as cy:  # Cy's account stays, in no workspace: told so, and may sign out
+            await sign_in(cy, "cy@shop.example")
+            nowhere = await cy.get("/")
+            assert nowhere.status_code == 403 and "No workspace" in nowhere.text
+            assert post_forms(nowhere.text) == {"/logout"}
     async with app.state.sessionmaker() as session:
         roles = dict((await session.execute(select(Member.user_id, Member.role).where(Member.workspace_id == 1))).all())
     assert roles[ana] == "owner" and cy_id not in roles

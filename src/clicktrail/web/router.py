@@ -45,7 +45,7 @@ from clicktrail.web.format import channel_name
 from clicktrail.web.forms import Errors, field_errors, invalid_error, missing_scheme, optional, parse_referral_csv, text
 from clicktrail.web.qr import MEDIA_TYPES, render_qr
 from clicktrail.web.session import (
-    AdminDep, CsrfRefused, EditorDep, NoWorkspace, RoleRequired, SignInRequired, UserDep, add_session_middleware,
+    AdminDep, CsrfRefused, EditorDep, RefusedPage, SignInRequired, UserDep, add_session_middleware,
     checked_form, login_path, safe_next, sign_in, sign_out, signed_in_user, subject_of,
 )
 from clicktrail.web.templating import HERE, flash, render
@@ -76,13 +76,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(login_path(exc.next_path), 303)
 
-    @app.exception_handler(NoWorkspace)
-    async def _no_workspace(request: Request, _exc: NoWorkspace) -> Response:
-        return render(request, "error.html", 403, title="No workspace",
-                      message="Your account is not a member of any workspace. Ask a workspace admin to add you.")
-
-    @app.exception_handler(RoleRequired)
-    async def _role(_request: Request, exc: RoleRequired) -> Response:
+    @app.exception_handler(RefusedPage)  # no workspace, a role too low
+    async def _refused(_request: Request, exc: RefusedPage) -> Response:
         return exc.response
 
     @app.exception_handler(CsrfRefused)

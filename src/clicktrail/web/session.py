@@ -42,16 +42,20 @@ class CsrfRefused(Exception):
     pass
 
 
-class NoWorkspace(Exception):
-    """A signed-in user who is a member of no workspace (all removed them)."""
-
-
-class RoleRequired(Exception):
-    """The signed-in member's role in this workspace is below what the page or form needs; it
-    carries its 403 page, drawn while the request's database session is still open."""
+class RefusedPage(Exception):
+    """A refusal raised by a dependency, carrying its page: drawn there, while the request's
+    database session is still open (its handler runs after the session is closed)."""
 
     def __init__(self, response: Response) -> None:
         self.response = response
+
+
+class NoWorkspace(RefusedPage):
+    """A signed-in user who is a member of no workspace (all removed them)."""
+
+
+class RoleRequired(RefusedPage):
+    """The signed-in member's role in this workspace is below what the page or form needs."""
 
 
 def add_session_middleware(app: FastAPI, settings: Settings) -> None:
@@ -124,7 +128,12 @@ async def require_user(request: Request, session: SessionDep) -> User:
         raise SignInRequired(path if request.method == "GET" else "/")
     memberships = await workspaces_of(session, user.id)
     if not memberships:
-        raise NoWorkspace()
+        from clicktrail.web.templating import render  # it needs this module first
+
+        raise NoWorkspace(render(
+            request, "error.html", 403, user=user, title="No workspace",
+            message="Your account is not a member of any workspace. Ask a workspace admin for an invitation "
+                    "link, open it, and you are in."))
     chosen = request.session.get("workspace")
     workspace, role = next(((w, r) for w, r in memberships if w.id == chosen), memberships[0])
     request.session["workspace"] = workspace.id
