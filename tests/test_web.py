@@ -18,6 +18,8 @@ from clicktrail.auth.models import ApiKey, SignInThrottle, User
 from clicktrail.conversions.models import Order, OrderSource
 from clicktrail.db import utcnow
 from clicktrail.links.models import Campaign, Link
+from clicktrail.workspaces import tenancy
+from clicktrail.workspaces.service import add_member, default_workspace
 
 from conftest import click_row
 
@@ -44,10 +46,18 @@ async def count(app, model) -> int:
         return int(await session.scalar(select(func.count()).select_from(model)))
 
 
-async def make_user(app, email: str = "ana@shop.example", is_admin: bool = True) -> None:
+async def make_user(app, email: str = "ana@shop.example", is_admin: bool = True, role: str | None = None,
+                    workspace_id: int | None = None) -> int:
+    """An account that is a member of a workspace (default: the first): its owner, else an
+    editor, unless `role` says otherwise. Returns the user's id."""
     async with app.state.sessionmaker() as session:
-        await auth.create_user(session, email, PASSWORD, is_admin=is_admin)
+        workspace_id = workspace_id or (await default_workspace(session)).id
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = await auth.create_user(session, email, PASSWORD, is_admin=is_admin)
+        await add_member(session, workspace_id, user.id, role or ("owner" if is_admin else "editor"))
         await session.commit()
+        return user.id
 
 
 async def sign_in(client: httpx.AsyncClient, email: str = "ana@shop.example", password: str = PASSWORD) -> httpx.Response:
@@ -86,7 +96,7 @@ async def test_sign_in_page_and_posts_when_signed_out(app, client: httpx.AsyncCl
     await make_user(app)
     login = await client.get("/login")
     assert login.status_code == 200 and "Sign in" in login.text
-    for path in ("/campaigns/new", "/settings/keys", "/settings/users", "/links/1"):
+    for path in ("/campaigns/new", "/settings/keys", "/members/invite", "/workspace", "/links/1"):
         response = await client.post(path, data={"csrf_token": csrf_of(login.text)})
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert (await client.get("/setup")).headers["location"] == "/login"  # setup only while no user exists
@@ -229,7 +239,7 @@ async def test_setup_page_only_while_no_user_exists(app, client: httpx.AsyncClie
 
 # --- CSRF --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/campaigns/new", "/settings/keys", "/settings/users", "/settings/sources", "/logout"])
+@pytest.mark.parametrize("path", ["/campaigns/new", "/settings/keys", "/members/invite", "/settings/sources", "/logout"])
 async def test_post_without_csrf_token_is_refused(app, web: httpx.AsyncClient, path: str) -> None:
     body = {"name": "Sale", "destination_url": SHOP, "channels": "whatsapp", "email": "x@shop.example",
             "password": PASSWORD, "platform": "generic"}
@@ -490,43 +500,6 @@ async def test_api_keys_create_show_once_revoke(app, web: httpx.AsyncClient) -> 
     assert (await web.get("/api/campaigns", headers={"Authorization": f"Bearer {plain}"})).status_code == 401
 
 
-async def test_users_admin_only(app, web: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
-    token = await form_page(web, "/settings")
-    for data, field, message in [
-        ({"email": "nope", "password": PASSWORD}, "user-email", "Enter a valid email address."),
-        ({"email": "bo@shop.example", "password": "short"}, "user-password", "Use at least 8 characters."),
-        ({"email": "ANA@shop.example", "password": PASSWORD}, "user-email", "There is already an account with this email."),
-    ]:
-        response = await web.post("/settings/users", data={**data, "csrf_token": token})
-        assert response.status_code == 422
-        assert error_beside(response.text, field) == message
-    assert await count(app, User) == 1
-    assert (await web.post("/settings/users", data={"email": "bo@shop.example", "password": PASSWORD,
-                                                    "csrf_token": token})).status_code == 303
-    async with app.state.sessionmaker() as session:
-        bo = await session.scalar(select(User).where(User.email == "bo@shop.example"))
-        me = await session.scalar(select(User).where(User.email == "ana@shop.example"))
-    assert not bo.is_admin
-    assert (await web.post(f"/settings/users/{me.id}/delete", data={"csrf_token": token})).status_code == 303
-    assert await count(app, User) == 2  # not yourself
-
-    # Bo (a member) signs in elsewhere: no users section, and no user changes.
-    async with httpx.AsyncClient(transport=client._transport, base_url="http://ct.test") as other:
-        assert (await sign_in(other, "bo@shop.example")).status_code == 303
-        page = await other.get("/settings")
-        assert 'id="users"' not in page.text
-        refused = await other.post("/settings/users", data={"email": "cy@shop.example", "password": PASSWORD,
-                                                             "csrf_token": csrf_of(page.text)})
-        assert refused.status_code == 403
-        refused = await other.post(f"/settings/users/{me.id}/delete", data={"csrf_token": csrf_of(page.text)})
-        assert refused.status_code == 403
-        assert await count(app, User) == 2
-        # Removing Bo ends Bo's session.
-        assert (await web.post(f"/settings/users/{bo.id}/delete", data={"csrf_token": token})).status_code == 303
-        assert (await other.get("/settings")).status_code == 303
-    assert await count(app, User) == 1
-
-
 async def test_order_sources_create_show_once_rotate(app, web: httpx.AsyncClient) -> None:
     token = await form_page(web, "/settings")
     for data, field in [({"name": "", "platform": "generic"}, "source-name"),
@@ -574,6 +547,7 @@ async def _orders_of_three_kinds(app, campaign_id: int, link_id: int) -> None:
     from clicktrail.conversions.models import Order
 
     async with app.state.sessionmaker() as session:
+        tenancy.enter(session, 1)  # the rows go in the first workspace, the web user's
         source = OrderSource(name="Main shop", platform="shopify", secret="s")
         session.add(source)
         await session.flush()

@@ -353,6 +353,25 @@ def test_first_run_on_another_port_one_currency_orders_and_managing_campaigns(fi
     assert webhook_url.startswith(f"{base}/webhooks/")
     _check_every_width(page, axe_source, "settings")
 
+    # Members: an invitation link to copy; whoever opens it sets a password and is in, as a viewer.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
+    page.get_by_label("Email").fill("viewer@shop.example")
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Invite").click()
+    invite_url = page.locator("#invite-url").inner_text()
+    assert invite_url.startswith(f"{base}/invite?token=")
+    _check_every_width(page, axe_source, "members")
+    guest = browser.new_context(viewport=WIDTHS["desktop"], bypass_csp=True)
+    invited = guest.new_page()
+    invited.goto(invite_url)
+    _check_every_width(invited, axe_source, "invite")
+    invited.get_by_label("Password", exact=True).fill(PASSWORD)
+    invited.get_by_label("Password again").fill(PASSWORD)
+    invited.get_by_role("button", name="Create account and join").click()
+    expect(invited.locator("#workspace-role")).to_have_text("viewer")
+    expect(invited.get_by_role("link", name="+ New campaign")).to_have_count(0)
+    guest.close()
+
     # Three currencies sold through the campaign (by its UTM tags), one order lost, one waiting for its click.
     day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()
     rates = Path(first_run["log"]).parent / "rates.csv"

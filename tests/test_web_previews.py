@@ -108,7 +108,8 @@ async def test_size_time_and_type_are_capped(site) -> None:
 
 async def _link(app, destination: str = "https://shop.example/red") -> Link:
     async with app.state.sessionmaker() as session:
-        link = Link(nonce=1, destination_url=destination, channel="whatsapp", click_count=0, disabled=False)
+        link = Link(nonce=1, destination_url=destination, channel="whatsapp", click_count=0, disabled=False,
+                    workspace_id=1)  # the web user's
         session.add(link)
         await session.commit()
         return link
@@ -201,7 +202,7 @@ async def test_a_big_file_previews_and_commits_from_the_web_page_too(app, web: h
 
 async def test_campaign_links_from_channel_and_label_lines(app, web: httpx.AsyncClient) -> None:
     async with app.state.sessionmaker() as session:
-        campaign = Campaign(name="Groups", slug="groups", destination_url="https://shop.example/g")
+        campaign = Campaign(name="Groups", slug="groups", destination_url="https://shop.example/g", workspace_id=1)
         session.add(campaign)
         await session.commit()
     campaign_path = f"/campaigns/{campaign.id}"

@@ -23,7 +23,7 @@ from clicktrail.links.models import Campaign
 from clicktrail.links.router import links_csv
 from clicktrail.vocabulary import CHANNELS
 from clicktrail.web.forms import Errors, text
-from clicktrail.web.session import UserDep, checked_form
+from clicktrail.web.session import EditorDep, UserDep, checked_form
 from clicktrail.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +39,7 @@ async def _page(request: Request, session: SessionDep, user: Any, status: int = 
 
 
 @router.get("/links/import")
-async def import_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+async def import_page(request: Request, session: SessionDep, user: EditorDep) -> Response:
     return await _page(request, session, user, values={"format": "yourls", "channel": "other"})
 
 
@@ -49,7 +49,7 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
 
 
 @router.post("/links/import")
-async def import_upload(request: Request, session: SessionDep, user: UserDep) -> Response:
+async def import_upload(request: Request, session: SessionDep, user: EditorDep) -> Response:
     from clicktrail.web.router import _rollback
 
     # The confirming post carries the previewed file back as a text field, up to the import's own limit.
@@ -98,7 +98,7 @@ async def export_page(request: Request, user: UserDep) -> Response:
 
 
 @router.post("/campaigns/{campaign_id}/links/csv")
-async def campaign_links_csv(campaign_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def campaign_links_csv(campaign_id: int, request: Request, session: SessionDep, user: EditorDep) -> Response:
     from clicktrail.web.router import _campaign_page, _changed, _not_found, _rollback
 
     form = await checked_form(request)

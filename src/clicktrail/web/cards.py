@@ -25,7 +25,7 @@ from clicktrail.links.card_source import CardSourceError, fetch_card
 from clicktrail.links.models import Link
 from clicktrail.links.schemas import LinkUpdate, PreviewIn
 from clicktrail.web.forms import Errors, field_errors, invalid_error, text
-from clicktrail.web.session import UserDep, checked_form
+from clicktrail.web.session import EditorDep, checked_form
 from clicktrail.web.templating import flash
 
 router = APIRouter(include_in_schema=False)
@@ -73,7 +73,7 @@ async def _upload(form: Any) -> tuple[bytes | None, str | None]:
 
 
 @router.post("/links/{link_id}/card")
-async def save_card(link_id: int, request: Request, session: SessionDep, user: UserDep) -> Response:
+async def save_card(link_id: int, request: Request, session: SessionDep, user: EditorDep) -> Response:
     from clicktrail.web.router import _changed, _not_found, _rollback
 
     form = await checked_form(request)

@@ -111,10 +111,14 @@ def day_label(iso_day: str, with_year: bool = False) -> str:
 
 
 def _zone_of(context: Any) -> ZoneInfo:
+    """The reporting time zone of the page's workspace (else the installation's), else UTC."""
+    from clicktrail.reports.router import reporting_defaults
+
     request = context.get("request")
-    name = getattr(getattr(getattr(request, "app", None), "state", None), "settings", None)
+    if getattr(getattr(getattr(request, "app", None), "state", None), "settings", None) is None:
+        return ZoneInfo("UTC")
     try:
-        return ZoneInfo(name.timezone) if name is not None else ZoneInfo("UTC")
+        return ZoneInfo(reporting_defaults(request)[1])
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 

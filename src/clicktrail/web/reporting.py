@@ -24,10 +24,11 @@ def zero(currency: str) -> dict[str, Any]:
             "revenue_converted": {"currency": currency, "amount": "0", "missing_rates": 0}}
 
 
-async def report_currency(session: AsyncSession, settings: Any) -> str:
-    """The reporting currency, or the euro while no rate of it is stored (the pages still show)."""
-    if await rates.has_rates(session, settings.reporting_currency):
-        return settings.reporting_currency
+async def report_currency(session: AsyncSession, wanted: str) -> str:
+    """The workspace's reporting currency, or the euro while no rate of it is stored (the pages
+    still show)."""
+    if await rates.has_rates(session, wanted):
+        return wanted
     return rates.BASE_CURRENCY
 
 

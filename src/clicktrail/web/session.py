@@ -15,7 +15,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.middleware.sessions import SessionMiddleware
@@ -42,8 +42,20 @@ class CsrfRefused(Exception):
     pass
 
 
-class NoWorkspace(Exception):
+class RefusedPage(Exception):
+    """A refusal raised by a dependency, carrying its page: drawn there, while the request's
+    database session is still open (its handler runs after the session is closed)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class NoWorkspace(RefusedPage):
     """A signed-in user who is a member of no workspace (all removed them)."""
+
+
+class RoleRequired(RefusedPage):
+    """The signed-in member's role in this workspace is below what the page or form needs."""
 
 
 def add_session_middleware(app: FastAPI, settings: Settings) -> None:
@@ -116,16 +128,49 @@ async def require_user(request: Request, session: SessionDep) -> User:
         raise SignInRequired(path if request.method == "GET" else "/")
     memberships = await workspaces_of(session, user.id)
     if not memberships:
-        raise NoWorkspace()
+        from clicktrail.web.templating import render  # it needs this module first
+
+        raise NoWorkspace(render(
+            request, "error.html", 403, user=user, title="No workspace",
+            message="Your account is not a member of any workspace. Ask a workspace admin for an invitation "
+                    "link, open it, and you are in."))
     chosen = request.session.get("workspace")
     workspace, role = next(((w, r) for w, r in memberships if w.id == chosen), memberships[0])
     request.session["workspace"] = workspace.id
     tenancy.enter(session, workspace.id)
     request.state.subject = Subject(workspace, role, user=user)
+    request.state.workspaces = memberships  # for the header's switcher
     return user
 
 
 UserDep = Annotated[User, Depends(require_user)]
+
+
+def subject_of(request: Request) -> Subject:
+    """Who is asking, in which workspace, with which role (set by require_user)."""
+    return request.state.subject
+
+
+def user_with(role: str):
+    """Dependency: the signed-in user, refused (RoleRequired → the 403 page) below `role` in the
+    workspace they work in. Every form post names the role it needs this way."""
+
+    async def check(request: Request, user: UserDep) -> User:
+        subject = subject_of(request)
+        if not subject.can(role):
+            from clicktrail.web.templating import render  # it needs this module first
+
+            raise RoleRequired(render(
+                request, "error.html", 403, user=user, title="Not with your role",
+                message=f"This needs the {role} role or above in “{subject.workspace.name}”, and yours is "
+                        f"{subject.role}. Ask an admin of the workspace if you need it."))
+        return user
+
+    return check
+
+
+EditorDep = Annotated[User, Depends(user_with("editor"))]
+AdminDep = Annotated[User, Depends(user_with("admin"))]
 
 
 def login_path(next_path: str) -> str:

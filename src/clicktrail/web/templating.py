@@ -40,6 +40,9 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     messages = request.session.pop("flash", []) if "flash" in request.session else []
     context.setdefault("user", None)
+    # Who is asking, where: the header's workspace, role and switcher, and role-aware buttons.
+    context.setdefault("subject", getattr(request.state, "subject", None))
+    context.setdefault("workspaces", getattr(request.state, "workspaces", []))
     context.setdefault("errors", {})
     context.setdefault("values", {})
     return templates.TemplateResponse(
