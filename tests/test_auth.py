@@ -150,7 +150,7 @@ async def test_removing_a_user_revokes_their_keys_and_ends_their_sessions(app) -
             bo_id = await session.scalar(select(User.id).where(User.email == "bo@shop.example"))
         refused = await bo.post(f"/settings/keys/{admin_key.id}/revoke", data={"csrf_token": csrf_of((await bo.get("/settings")).text)})
         assert refused.status_code == 403
-        removed = await admin.post(f"/settings/users/{bo_id}/delete", data={"csrf_token": csrf_of((await admin.get("/settings")).text)})
+        removed = await admin.post(f"/members/{bo_id}/remove", data={"csrf_token": csrf_of((await admin.get("/members")).text)})
         assert removed.status_code == 303
         assert (await bo.get("/")).status_code == 303  # signed out
         assert (await bo.get("/api/campaigns", headers={"Authorization": f"Bearer {key}"})).status_code == 401
