@@ -167,8 +167,9 @@ def main() -> None:
         migrate.upgrade(async_database_url(db_url))
         link_id = asyncio.run(pg(
             db_url,
-            "INSERT INTO links (nonce, destination_url, channel, utm_source, utm_medium, utm_campaign, "
-            "click_count, disabled, created_at, updated_at) VALUES (4242, 'https://shop.example/p?color=red', "
+            # In the default workspace (id 1), which the migrations make.
+            "INSERT INTO links (workspace_id, nonce, destination_url, channel, utm_source, utm_medium, utm_campaign, "
+            "click_count, disabled, created_at, updated_at) VALUES (1, 4242, 'https://shop.example/p?color=red', "
             "'whatsapp', 'whatsapp', 'social', 'bench', 0, false, now(), now()) RETURNING id",
         ))
         code = CodeCodec(SECRET).encode(link_id, 4242)
