@@ -29,6 +29,7 @@ from clicktrail.clicks.detect import classify
 from clicktrail.clicks.ids import new_click_id
 from clicktrail.clicks.recorder import Hit, Recorder
 from clicktrail.clicks.visitors import COOKIE_MAX_AGE, COOKIE_NAME, VisitorHasher
+from clicktrail.links.codes import RESERVED_SLUGS
 from clicktrail.intake import REFERER_CHARS, USER_AGENT_CHARS, InputGuard, headers_too_large, send_json
 from clicktrail.redirect import pages, preview
 from clicktrail.redirect.cache import LinkCache
@@ -115,7 +116,8 @@ class ShortLinks:
             if path in _EVERY_HOST:
                 await self._guarded_app(scope, receive, send)
                 return
-            if path.count("/") == 1 and path not in self._app_paths():
+            # The app's own paths and reserved words are no codes: 404, not the not-found redirect.
+            if path.count("/") == 1 and path not in self._app_paths() and path[1:].lower() not in RESERVED_SLUGS:
                 await self._redirect(scope, receive, send, unquote(path[1:]), branded)
                 return
             if path.count("/") == 2 and path.endswith("/preview.jpg"):
