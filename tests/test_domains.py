@@ -55,7 +55,10 @@ async def test_the_same_slug_lives_on_each_domain_and_each_host_answers_with_its
                           not_found_redirect="https://brand.test/oops")
     assert (brand["host"], brand["root_redirect"], brand["not_found_redirect"]) == (
         BRAND, "https://brand.test/", "https://brand.test/oops")
-    other = await _domain(api, OTHER)
+    async with _on(app, "Links.Other.Test:8080") as later:
+        assert (await later.get("/docs")).status_code == 200  # not a branded host (yet): the default domain
+        other = await _domain(api, OTHER)
+        assert (await later.get("/docs")).status_code == 404  # now it is, whatever the case and port
 
     default = await _link(api, "https://shop.example/default")
     on_brand = await _link(api, "https://shop.example/brand", slug="spring", domain=BRAND)

@@ -24,6 +24,8 @@ from clicktrail.workspaces.models import Domain
 
 log = logging.getLogger("clicktrail.redirect")
 
+_NOT_BRANDED_KEPT = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Branded:
@@ -41,9 +43,18 @@ class HostMap:
     """Branded hosts by the bytes of the `Host` header that names them."""
 
     def __init__(self) -> None:
-        self.by_host: dict[bytes, Branded] = {}
+        self.by_host: dict[bytes, Branded] = {}  # read on every request; replaced whole by _set
+        # Host headers seen that name no branded domain as sent (a port, capitals): the default
+        # domain's own traffic, so it is not normalised again on every request. Bounded: anyone
+        # may send any Host; forgotten whenever the branded hosts change.
+        self._not_branded: set[bytes] = set()
         self._reloading: asyncio.Task[None] | None = None
         self._again = False
+
+    def _set(self, by_host: dict[bytes, Branded]) -> None:
+        # One assignment: a request never sees a half-built map.
+        self._not_branded = set()
+        self.by_host = by_host
 
     def __len__(self) -> int:
         return len(self.by_host)
@@ -55,9 +66,12 @@ class HostMap:
         """The branded domain a `Host` header names, or None for the default domain. Browsers send
         the host as typed in lower case without the default port: one lookup; anything else
         (a port, capitals, a trailing dot) is normalised and looked up once more."""
-        found = self.by_host.get(value)
-        if found is None and self.by_host:
-            found = self.by_host.get(value.partition(b":")[0].rstrip(b".").lower())
+        by_host = self.by_host
+        found = by_host.get(value)
+        if found is None and by_host and value not in self._not_branded:
+            found = by_host.get(value.partition(b":")[0].rstrip(b".").lower())
+            if found is None and len(self._not_branded) < _NOT_BRANDED_KEPT:
+                self._not_branded.add(value)
         return found
 
     def of_headers(self, headers: Iterable[tuple[bytes, bytes]]) -> Branded | None:
@@ -70,17 +84,16 @@ class HostMap:
         return self.of_header(host.encode("latin-1", "replace")) if host else None
 
     def put(self, branded: Branded) -> None:
-        self.by_host = {**self.by_host, branded.host.encode(): branded}
+        self._set({**self.by_host, branded.host.encode(): branded})
 
     def remove(self, host: str) -> None:
-        self.by_host = {k: v for k, v in self.by_host.items() if v.host != host}
+        self._set({k: v for k, v in self.by_host.items() if v.host != host})
 
     async def load(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
             rows = (await session.scalars(
                 select(Domain).execution_options(**{tenancy.ALL_WORKSPACES: True}))).all()
-        # One assignment: a request never sees a half-built map.
-        self.by_host = {d.host.encode(): Branded.of(d) for d in rows}
+        self._set({d.host.encode(): Branded.of(d) for d in rows})
 
     def reload_soon(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Reload in the background (from a NOTIFY callback); writes arriving during a reload
