@@ -9,7 +9,13 @@ import httpx
 from sqlalchemy import func, select
 
 from clicktrail.auth.models import SignInThrottle, User
-from test_web import PASSWORD, csrf_of, make_user, setup_link, sign_in
+from test_web import PASSWORD, csrf_of, setup_link, sign_in
+from test_workspaces import make_person
+
+
+async def make_user(app, email: str = "ana@shop.example", is_admin: bool = True) -> None:
+    """An account in the first workspace: its owner, else an editor."""
+    await make_person(app, email, "owner" if is_admin else "editor")
 
 
 async def _token(client: httpx.AsyncClient) -> str:

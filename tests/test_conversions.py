@@ -117,7 +117,7 @@ async def add_click(app, link: dict, occurred_at: datetime, *, app_name: str | N
     """A click row as the recorder writes it (the recorder itself is tested in test_redirect)."""
     click_id = f"ck{next(_seq):08d}{uuid.uuid4().hex[:10]}"
     async with app.state.sessionmaker() as session:
-        session.add(Click(
+        session.add(Click(workspace_id=1,
             click_id=click_id, link_id=link["id"], campaign_id=link["campaign_id"], kind="click",
             channel=link["channel"], app=app_name, device="mobile", occurred_at=occurred_at,
         ))
@@ -282,8 +282,13 @@ async def test_bad_signatures_truncated_json_and_big_bodies_are_refused_and_stor
     response = await deliver(client, source, huge)
     assert response.status_code == 413
     assert await count(app, Order) == 0 and await count(app, OrderEvent) == 0
+    # The source tells what went wrong last, and that nothing was taken yet.
+    shown = (await api.get(f"/api/sources/{source['id']}")).json()
+    assert shown["last_delivery_at"] is None and shown["last_refused_at"] is not None
+    assert shown["last_refused_reason"].startswith(("bad signature", "unreadable body")), shown
     # and the untouched delivery still works
     assert (await deliver(client, source, body)).status_code == 200
+    assert (await api.get(f"/api/sources/{source['id']}")).json()["last_delivery_at"] is not None
 
 
 async def test_a_big_body_is_cut_off_without_trusting_content_length(app, api, client) -> None:
@@ -503,7 +508,7 @@ async def test_an_order_that_arrives_before_its_click_is_written_ends_attributed
     assert response.json()["attribution"]["method"] is None
     await asyncio.sleep(1)  # the recorder writes the click a second later
     async with app.state.sessionmaker() as session:
-        session.add(Click(click_id=click_id, link_id=link["id"], campaign_id=campaign["id"], kind="click",
+        session.add(Click(workspace_id=1, click_id=click_id, link_id=link["id"], campaign_id=campaign["id"], kind="click",
                           channel="whatsapp", app="whatsapp", device="mobile", occurred_at=tapped_at))
         await session.commit()
     items = await _wait_for(api, lambda items: items[0]["attribution"]["state"] != "pending")
@@ -541,7 +546,7 @@ async def test_pending_orders_survive_a_restart_and_time_out_to_the_next_method(
     async with restarted.router.lifespan_context(restarted):
         await add_click(app, link, datetime.now(timezone.utc))  # unrelated click
         async with restarted.state.sessionmaker() as session:
-            session.add(Click(click_id="written-later", link_id=link["id"], campaign_id=campaign["id"], kind="click",
+            session.add(Click(workspace_id=1, click_id="written-later", link_id=link["id"], campaign_id=campaign["id"], kind="click",
                               channel="whatsapp", device="mobile", occurred_at=datetime.now(timezone.utc)))
             await session.commit()
         items = await _wait_for(api, lambda items: items[0]["attribution"]["state"] == "attributed")

@@ -47,7 +47,7 @@ async def test_erasing_a_customer_unlinks_their_clicks_and_keeps_their_orders(ap
     source, credited, _second = await _identified_customer(app, api, client)
     assert await _hashes(app) == (3, 1)
     async with app.state.sessionmaker() as session:  # what a shop passed for the ad platforms
-        session.add(OrderSignals(order_id=credited["order_id"], values='{"customer_id": "207119551"}'))
+        session.add(OrderSignals(workspace_id=1, order_id=credited["order_id"], values='{"customer_id": "207119551"}'))
         await session.commit()
 
     with caplog.at_level(logging.INFO, logger="clicktrail"):

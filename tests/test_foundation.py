@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import os
 import subprocess
 import sys
@@ -278,3 +279,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_docs_load_their_scripts_from_the_package_not_a_cdn(client: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        scripts = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert scripts and all(s.startswith("/docs/assets/") for s in scripts), scripts
+        for asset in scripts:
+            served = await client.get(asset)
+            assert served.status_code == 200 and len(served.content) > 100, asset
+    js = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert "javascript" in js.headers["content-type"]
+    assert (await client.get("/openapi.json")).json()["openapi"].startswith("3.1")

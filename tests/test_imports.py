@@ -184,3 +184,16 @@ async def test_a_read_key_cannot_import_or_upload_but_can_export(app, api, clien
                              headers={**reader, "content-type": "image/png"})).status_code == 403
     assert (await client.get("/api/links/export", headers=reader)).status_code == 200
     assert await _count(app) == 1
+
+
+def test_the_wheel_lists_every_package() -> None:
+    """pyproject.toml names the packages one by one (migrations/ lives outside src/): a new
+    package missing from the list would be left out of the wheel."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root / "src").parts) for p in (root / "src").rglob("__init__.py")}
+    found |= {"clicktrail.migrations", "clicktrail.migrations.versions"}
+    assert listed == found

@@ -149,7 +149,7 @@ async def add_click(app, link: dict, occurred_at: datetime | None = None) -> tup
     occurred_at = occurred_at or datetime.now(timezone.utc) - timedelta(hours=1)
     click_id = "ck" + uuid.uuid4().hex[:20]
     async with app.state.sessionmaker() as session:
-        session.add(Click(click_id=click_id, link_id=link["id"], campaign_id=link["campaign_id"], kind="click",
+        session.add(Click(workspace_id=1, click_id=click_id, link_id=link["id"], campaign_id=link["campaign_id"], kind="click",
                           channel=link["channel"], app="messenger", device="mobile", user_agent=UA,
                           occurred_at=occurred_at))
         await session.commit()
@@ -567,7 +567,7 @@ async def test_a_pending_order_is_sent_when_its_click_arrives_with_the_cookies_i
     await app.state.outbound_sender.run_once()
     assert receiver.requests == []  # credited to nothing yet: nothing to send
     async with app.state.sessionmaker() as session:  # the recorder writes the click a moment later
-        session.add(Click(click_id=click_id, link_id=shop.link["id"], campaign_id=shop.campaign["id"], kind="click",
+        session.add(Click(workspace_id=1, click_id=click_id, link_id=shop.link["id"], campaign_id=shop.campaign["id"], kind="click",
                           channel="whatsapp", app=None, device="mobile",
                           occurred_at=datetime.now(timezone.utc) - timedelta(minutes=5)))
         await session.commit()

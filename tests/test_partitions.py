@@ -104,7 +104,7 @@ async def test_each_click_lands_in_its_month_and_a_lookup_by_id_reads_one_partit
     for click_id, month in zip(ids, months):
         at = click_time(click_id)
         read = await _relations_read(app, attribution._CLICK_BY_ID_AND_TIME, {
-            "click_id": click_id, "low": at - partitions.ID_TIME_SLACK, "high": at + partitions.ID_TIME_SLACK})
+            "click_id": click_id, "workspace_id": 1, "low": at - partitions.ID_TIME_SLACK, "high": at + partitions.ID_TIME_SLACK})
         assert read == {partitions.name_of(month)}
         by_id = select(Click.click_id).where(*partitions.by_id(Click.click_id, Click.occurred_at, click_id, "postgresql"))
         assert await _relations_read(app, by_id, {}) == {partitions.name_of(month)}

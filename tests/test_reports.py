@@ -120,8 +120,8 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
         occurred_at=utc(at),
     ) for n, link, kind, app_name, visitor, at in hits])
     async with app.state.sessionmaker() as session:
-        s1 = OrderSource(name="Shop", platform="generic", secret="s1")
-        s2 = OrderSource(name="Stripe", platform="stripe", secret="s2")
+        s1 = OrderSource(workspace_id=1, name="Shop", platform="generic", secret="s1")
+        s2 = OrderSource(workspace_id=1, name="Stripe", platform="stripe", secret="s2")
         session.add_all([s1, s2])
         await session.flush()
         orders = [
@@ -142,7 +142,7 @@ async def build_story(app, api: httpx.AsyncClient) -> dict:
         for ext, source, amount, refunded, cur, status, state, method, click, link, app_name, at in orders:
             # As attribution stores a credited click: its id, time, and visitor (a person's).
             kind, visitor, click_at = clicked.get(click, (None, None, None))
-            session.add(Order(
+            session.add(Order(workspace_id=1,
                 source_id=source.id, external_id=ext, amount_minor=amount, refunded_minor=refunded,
                 currency=cur, status=status, ordered_at=utc(at), attribution_state=state,
                 attribution_method=method, attributed_click_id=click and f"test{click:04d}", link_id=link,
@@ -412,14 +412,14 @@ async def test_weeks_start_on_local_monday_and_orders_follow_their_clicks(app, a
         click_row(click_id=cid, link_id=link, campaign_id=campaign["id"], kind="click", channel="whatsapp",
                   visitor_hash=v * 8, occurred_at=utc(at), country=country) for cid, v, at, country in hits])
     async with app.state.sessionmaker() as session:
-        source = OrderSource(name="Shop", platform="generic", secret="s")
+        source = OrderSource(workspace_id=1, name="Shop", platform="generic", secret="s")
         session.add(source)
         await session.flush()
         facts = {cid: (v * 8, at, country) for cid, v, at, country in hits}
         for ext, method, click, at in [("P1", "click_id", "w3", "03-30T08:00"), ("P2", "coupon", None, "03-30T09:00"),
                                        ("P3", "click_id", "w6", "04-01T08:00")]:
             visitor, clicked_at, country = facts.get(click, (None, None, None))
-            session.add(Order(source_id=source.id, external_id=ext, amount_minor=1000, currency="EUR", status="paid",
+            session.add(Order(workspace_id=1, source_id=source.id, external_id=ext, amount_minor=1000, currency="EUR", status="paid",
                               ordered_at=utc(at), attribution_state="attributed", attribution_method=method,
                               attributed_click_id=click, link_id=link, campaign_id=campaign["id"],
                               channel="whatsapp", raw_payload="{}", click_visitor_hash=visitor,
@@ -475,7 +475,7 @@ async def converted_campaign(app, api: httpx.AsyncClient) -> int:
     wa, tg = (link["id"] for link in campaign["links"])
     async with app.state.sessionmaker() as session:
         await rates.store_rates(session, rates.parse_ecb_csv(RATES_CSV))
-        source = OrderSource(name="Shop", platform="shopify", secret="s")
+        source = OrderSource(workspace_id=1, name="Shop", platform="shopify", secret="s")
         session.add(source)
         await session.flush()
         for ext, amount, currency, at, link in [
@@ -486,7 +486,7 @@ async def converted_campaign(app, api: httpx.AsyncClient) -> int:
             ("E", 5000, "GBP", "03-08T09:00", tg),  # no GBP rate on or before 03-08: missing
             ("F", 8500, "GBP", "03-11T09:00", wa),  # 0.85 → 100.00
         ]:
-            session.add(Order(
+            session.add(Order(workspace_id=1,
                 source_id=source.id, external_id=ext, amount_minor=amount, currency=currency, status="paid",
                 ordered_at=utc(at), attribution_state="attributed", attribution_method="utm", link_id=link,
                 campaign_id=campaign["id"], channel="whatsapp" if link == wa else "telegram", raw_payload="{}",

@@ -227,7 +227,7 @@ def test_migration_rolls_up_the_clicks_already_recorded(backend: Backend) -> Non
             async with engine.connect() as conn:
                 return {
                     level.table.name: {
-                        (r.hours, r.starts_at, *(r._mapping[k] for k in level.keys[1:])): (
+                        (r.hours, r.starts_at, *(r._mapping[k] for k in level.keys[2:])): (
                             r.clicks, r.previews, r.bots,
                             round(rollups.sketch_of(r.visitors).get_estimate()) if r.visitors else 0)
                         for r in (await conn.execute(select(level.table))).all()

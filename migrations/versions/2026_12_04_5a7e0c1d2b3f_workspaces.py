@@ -156,6 +156,10 @@ def upgrade() -> None:
             op.create_index(f'ix_{table}_workspace_id', table, ['workspace_id'], unique=False)
     for table in ("campaigns", "links"):
         op.add_column(table, sa.Column('domain', sa.String(length=253), nullable=False, server_default=''))
+    op.add_column('users', sa.Column('timezone', sa.String(length=64), nullable=True))
+    for name, kind in (('last_delivery_at', sa.DateTime(timezone=True)), ('last_refused_at', sa.DateTime(timezone=True)),
+                       ('last_refused_reason', sa.String(length=200))):
+        op.add_column('order_sources', sa.Column(name, kind, nullable=True))
 
     for table in dict.fromkeys([u[0] for u in UNIQUES] + list(ROLLUP_KEYS)):
         _swap_keys(table, _keys(table, 0), _keys(table, 1))
@@ -180,6 +184,11 @@ def downgrade() -> None:
     for table in ("campaigns", "links"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column('domain')
+    with op.batch_alter_table('users') as batch:
+        batch.drop_column('timezone')
+    with op.batch_alter_table('order_sources') as batch:
+        for name in ('last_delivery_at', 'last_refused_at', 'last_refused_reason'):
+            batch.drop_column(name)
     for table in (*INDEXED, *UNINDEXED):
         if table in INDEXED:
             op.drop_index(f'ix_{table}_workspace_id', table_name=table)

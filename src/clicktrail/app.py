@@ -15,7 +15,7 @@ from clicktrail import __version__
 from clicktrail.db import create_engine, create_sessionmaker
 from clicktrail.errors import install_error_handlers
 from clicktrail.loopmonitor import LoopMonitor
-from clicktrail.openapi import install_openapi
+from clicktrail.openapi import install_docs, install_openapi
 from clicktrail.links.service import LinkContext
 from clicktrail.links.router import router as links_router
 from clicktrail.clicks.country import CountryLookup
@@ -41,6 +41,7 @@ from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
 from clicktrail.web.router import install as install_web
 from clicktrail.workspaces.domains import router as domains_router
+from clicktrail.workspaces.router import router as workspaces_router
 
 log = logging.getLogger("clicktrail")
 
@@ -116,12 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if monitor is not None:
                 await monitor.stop()
 
-    app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.link_context = LinkContext.from_settings(settings)
     app.state.hosts = HostMap()  # branded short domains, loaded by the lifespan
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)  # /docs and /redoc with packaged assets, no CDN
     install_web(app, settings)  # the marketers' web app: pages, static files, session cookie
 
     @app.get("/healthz", include_in_schema=False)
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/ct.js", ct_js, methods=["GET"], include_in_schema=False)
     app.include_router(reports_router)
     app.include_router(outbound_router)
+    app.include_router(workspaces_router)
     app.include_router(domains_router)
     app.include_router(card_image_router)  # last: /{code}/preview.jpg must not shadow any route
     return app

@@ -1,4 +1,5 @@
-"""`clicktrail serve | migrate | user create | user password | apikey create | customer erase | rates import`."""
+"""`clicktrail serve | migrate | user create | user password | workspace create | apikey create |
+customer erase | rates import`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from clicktrail.auth import service as auth
 from clicktrail.auth.models import User
 from clicktrail.reports import rates
 from clicktrail.db import create_engine, create_sessionmaker
-from clicktrail.workspaces.service import add_member, default_workspace
+from clicktrail.workspaces.service import add_member, create_workspace, default_workspace, workspace_by_slug
 from clicktrail.settings import Settings, served_url
 
 T = TypeVar("T")
@@ -175,13 +176,65 @@ def cmd_user_password(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Refused(Exception):
+    """A CLI command cannot do what was asked: its message goes to stderr, exit status 1."""
+
+
+def _refusing(run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except _Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_workspace_create(args: argparse.Namespace) -> int:
+    settings = Settings()
+    migrate.upgrade(settings.resolved_database_url)
+
+    async def work(session: AsyncSession) -> str:
+        owner = None
+        if args.owner is not None:
+            owner = await session.scalar(select(User).where(User.email == auth.normalise_email(args.owner)))
+            if owner is None:
+                raise _Refused(f"no account with email {args.owner} (make it with `clicktrail user create`)")
+        try:
+            workspace = await create_workspace(session, args.name, owner.id if owner is not None else None)
+        except ValueError as exc:
+            raise _Refused(str(exc)) from None
+        return workspace.slug
+
+    def run() -> int:
+        slug = _in_session(settings, work)
+        owned = f", owned by {auth.normalise_email(args.owner)}" if args.owner else ""
+        print(f"created workspace {args.name.strip()!r}{owned}; its slug (for apikey create --workspace):",
+              file=sys.stderr)
+        print(slug)
+        return 0
+
+    return _refusing(run)
+
+
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     settings = Settings()
     migrate.upgrade(settings.resolved_database_url)
-    _key, plain = _in_session(settings, lambda s: auth.create_api_key(s, args.name, scope=args.scope))
-    print(f"API key {args.name!r} ({args.scope}) created. It is shown only this once:", file=sys.stderr)
-    print(plain)
-    return 0
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        if args.workspace is None:
+            workspace = await default_workspace(session)
+        elif (workspace := await workspace_by_slug(session, args.workspace)) is None:
+            raise _Refused(f"no workspace with slug {args.workspace!r}")
+        _key, plain = await auth.create_api_key(session, args.name, scope=args.scope, workspace_id=workspace.id)
+        return workspace.slug, plain
+
+    def run() -> int:
+        slug, plain = _in_session(settings, work)
+        print(f"API key {args.name!r} ({args.scope}) created in workspace {slug!r}. It is shown only this once:",
+              file=sys.stderr)
+        print(plain)
+        return 0
+
+    return _refusing(run)
 
 
 def cmd_customer_erase(args: argparse.Namespace) -> int:
@@ -244,11 +297,18 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("--password")
     password.set_defaults(func=cmd_user_password)
 
+    workspace = sub.add_parser("workspace", help="manage workspaces").add_subparsers(dest="action", required=True)
+    ws_create = workspace.add_parser("create", help="make a workspace and print its slug")
+    ws_create.add_argument("--name", required=True)
+    ws_create.add_argument("--owner", metavar="EMAIL", help="an existing account to make its owner")
+    ws_create.set_defaults(func=cmd_workspace_create)
+
     apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
     key_create = apikey.add_parser("create", help="make an API key and print it")
     key_create.add_argument("--name", required=True)
     key_create.add_argument("--scope", choices=["read", "write"], default="write",
                             help="read: GET only; write (default): everything")
+    key_create.add_argument("--workspace", metavar="SLUG", help="the workspace it acts in (default: the first)")
     key_create.set_defaults(func=cmd_apikey_create)
 
     customer = sub.add_parser("customer", help="customers' data").add_subparsers(dest="action", required=True)

@@ -105,7 +105,7 @@ async def count_users(session: AsyncSession) -> int:
     return len((await session.scalars(select(User.id).limit(1))).all())
 
 
-def _digest(key: str) -> str:
+def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -120,7 +120,7 @@ async def create_api_key(
     if workspace_id is None:
         workspace_id = tenancy.current(session) or (await default_workspace(session)).id
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=plain[:10], key_hash=_digest(plain), user_id=user_id, scope=scope,
+    key = ApiKey(name=name, prefix=plain[:10], key_hash=token_digest(plain), user_id=user_id, scope=scope,
                  workspace_id=workspace_id)
     session.add(key)
     await session.flush()
@@ -131,7 +131,7 @@ async def authenticate_api_key(session: AsyncSession, plain: str) -> ApiKey | No
     if not plain.startswith(API_KEY_PREFIX) or len(plain) > 200:
         return None
     key = await session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == _digest(plain), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.key_hash == token_digest(plain), ApiKey.revoked_at.is_(None))
     )
     if key is not None:
         await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
@@ -155,7 +155,7 @@ SETUP_TOKEN_TTL = timedelta(hours=24)
 async def start_session(session: AsyncSession, user: User) -> str:
     """A new signed-in browser; the token goes in its cookie and is never stored."""
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(token_hash=_digest(token), user_id=user.id))
+    session.add(WebSession(token_hash=token_digest(token), user_id=user.id))
     await session.flush()
     return token
 
@@ -163,12 +163,12 @@ async def start_session(session: AsyncSession, user: User) -> str:
 async def session_user(session: AsyncSession, token: str) -> User | None:
     if not token or len(token) > 100:
         return None
-    row = await session.get(WebSession, _digest(token))
+    row = await session.get(WebSession, token_digest(token))
     return await session.get(User, row.user_id) if row is not None else None
 
 
 async def end_session(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+    await session.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
 
 
 async def end_sessions(session: AsyncSession, user_id: int) -> None:
@@ -197,7 +197,7 @@ async def remove_user(session: AsyncSession, user: User) -> None:
 
 async def new_setup_token(session: AsyncSession) -> str:
     token = secrets.token_urlsafe(24)
-    session.add(SetupToken(token_hash=_digest(token), expires_at=utcnow() + SETUP_TOKEN_TTL))
+    session.add(SetupToken(token_hash=token_digest(token), expires_at=utcnow() + SETUP_TOKEN_TTL))
     await session.flush()
     return token
 
@@ -205,9 +205,9 @@ async def new_setup_token(session: AsyncSession) -> str:
 async def setup_token_valid(session: AsyncSession, token: str | None) -> bool:
     if not token or len(token) > 100:
         return False
-    row = await session.get(SetupToken, _digest(token))
+    row = await session.get(SetupToken, token_digest(token))
     return row is not None and row.expires_at > utcnow()
 
 
 async def use_setup_token(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(SetupToken).where(SetupToken.token_hash == _digest(token)))
+    await session.execute(delete(SetupToken).where(SetupToken.token_hash == token_digest(token)))

@@ -21,6 +21,7 @@ from clicktrail.clicks.partitions import ID_TIME_SLACK, id_time
 from clicktrail.links.codes import CodeCodec
 from clicktrail.links.models import Link
 from clicktrail.redirect.lookup import find_link_by_code
+from clicktrail.workspaces import tenancy
 
 # A click stamped a little after the order still counts: the shop's clock and ours differ.
 CLOCK_SKEW = timedelta(minutes=15)
@@ -28,7 +29,10 @@ CLOCK_SKEW = timedelta(minutes=15)
 _clicks = Click.__table__.c
 _CLICK_COLUMNS = (_clicks.click_id, _clicks.link_id, _clicks.campaign_id, _clicks.channel, _clicks.app, _clicks.occurred_at,
                   _clicks.kind, _clicks.visitor_hash, _clicks.country)
-_CLICK_BY_ID = select(*_CLICK_COLUMNS).where(_clicks.click_id == bindparam("click_id"))
+# Core statements are not scoped by tenancy.py: each names the workspace itself. A click of
+# another workspace is no click at all here.
+_CLICK_BY_ID = select(*_CLICK_COLUMNS).where(_clicks.click_id == bindparam("click_id"),
+                                             _clicks.workspace_id == bindparam("workspace_id"))
 _CLICK_BY_ID_AND_TIME = _CLICK_BY_ID.where(_clicks.occurred_at >= bindparam("low"), _clicks.occurred_at <= bindparam("high"))
 
 
@@ -124,6 +128,7 @@ async def _by_customer(session: AsyncSession, signals: Signals, window: timedelt
         .join(CustomerClick, CustomerClick.click_id == _clicks.click_id)
         .where(
             CustomerClick.customer_hash == signals.customer_hash,
+            _clicks.workspace_id == tenancy.require_current(session),
             _clicks.occurred_at >= signals.ordered_at - window,
             _clicks.occurred_at <= signals.ordered_at + CLOCK_SKEW,
         )
@@ -137,6 +142,7 @@ async def attribute(
     session: AsyncSession, codec: CodeCodec, signals: Signals, window: timedelta, *, waiting: bool
 ) -> Credit:
     stale_click = False
+    workspace_id = tenancy.require_current(session)
     if signals.click_id:
         # Straight on the connection: a Core lookup needs none of the ORM session's execution steps.
         conn = await session.connection()
@@ -144,9 +150,11 @@ async def attribute(
         if at is not None:
             # The id's time names the month partition to read (clicks/partitions.py).
             row = (await conn.execute(_CLICK_BY_ID_AND_TIME, {
-                "click_id": signals.click_id, "low": at - ID_TIME_SLACK, "high": at + ID_TIME_SLACK})).first()
+                "click_id": signals.click_id, "workspace_id": workspace_id,
+                "low": at - ID_TIME_SLACK, "high": at + ID_TIME_SLACK})).first()
         else:
-            row = (await conn.execute(_CLICK_BY_ID, {"click_id": signals.click_id})).first()
+            row = (await conn.execute(_CLICK_BY_ID, {"click_id": signals.click_id,
+                                                     "workspace_id": workspace_id})).first()
         if row is None:
             if waiting:
                 return PENDING

@@ -21,6 +21,11 @@ class OrderSource(Tenant, Base):
     secret: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the settings page tells about the shop's deliveries: the last one taken, and the last
+    # one refused with why (bad signature, unreadable body, ...), so a broken setup shows itself.
+    last_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_refused_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Order(Tenant, Base):

@@ -3,6 +3,8 @@ signed webhooks, which authenticate by signature, and `/ct.js`)."""
 
 from __future__ import annotations
 
+import time
+
 import logging
 from typing import Annotated
 
@@ -11,6 +13,7 @@ from pydantic import BeforeValidator
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from clicktrail.workspaces import tenancy
 from clicktrail.auth.deps import needs, writes_need
 from clicktrail.conversions import erasure, service, shopjs
 from clicktrail.conversions.pending import conversion_context
@@ -124,6 +127,24 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+async def _note_refused(request: Request, source_id: int, reason: str) -> None:
+    """Keep the last refused delivery's time and reason for the settings page: in a session of
+    its own (the request's rolls back with the error), at most once a second per source, so a
+    flood of forged deliveries costs one write a second."""
+    state = request.app.state
+    noted: dict[int, float] = getattr(state, "refusals_noted", None) or {}  # source id → when written
+    state.refusals_noted = noted
+    now = time.monotonic()
+    if now - noted.get(source_id, -10.0) < 1.0:
+        return
+    if len(noted) > 10_000:
+        noted.clear()
+    noted[source_id] = now
+    async with request.app.state.sessionmaker() as session:
+        await service.note_refused(session, source_id, reason)
+        await session.commit()
+
+
 def _ignored(reason: str) -> JSONResponse:
     return JSONResponse({"order_id": None, "status": "ignored", "attribution": None, "detail": reason})
 
@@ -141,6 +162,9 @@ async def webhook(source_id: str, request: Request, session: SessionDep, ctx: Co
     source = await service.webhook_source(session, int(source_id)) if known else None
     if source is None:
         raise HTTPException(404, detail="order source not found")
+    # Everything this delivery reads and writes is in the source's workspace.
+    tenancy.enter(session, source.workspace_id)
+    ctx = ctx.with_window(source.attribution_window_days)
     body = await _read_body(request)
     headers = request.headers
     if source.platform == "woocommerce" and is_woocommerce_ping(body, headers):
@@ -148,13 +172,17 @@ async def webhook(source_id: str, request: Request, session: SessionDep, ctx: Co
     try:
         verify(source.platform, source.secret, body, headers)
     except BadSignature as exc:
+        await _note_refused(request, source.id, f"bad signature: {exc}")
         raise HTTPException(401, detail=str(exc)) from None
     try:
         data = NORMALISERS[source.platform](body, headers, ctx.click_param)
     except BadPayload as exc:
+        await _note_refused(request, source.id, f"unreadable body: {exc}")
         raise HTTPException(400, detail=str(exc)) from None
     except InvalidPayload as exc:
+        await _note_refused(request, source.id, "unknown format: fields the service cannot take")
         raise HTTPException(422, detail=exc.errors) from None
+    await service.note_delivery(session, source.id)
     if isinstance(data, Ignored):
         return _ignored(data.reason)
     delivery_id = headers.get(DELIVERY_ID_HEADERS.get(source.platform, ""), "").strip()

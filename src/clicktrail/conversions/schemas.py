@@ -40,6 +40,10 @@ class SourceOut(BaseModel):
     webhook_url: str
     created_at: datetime
     secret_rotated_at: datetime | None = None
+    # The shop's deliveries: the last one taken, the last one refused and why.
+    last_delivery_at: datetime | None = None
+    last_refused_at: datetime | None = None
+    last_refused_reason: str | None = None
 
 
 class SourceWithSecret(SourceOut):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,8 @@ from clicktrail.links.codes import CodeCodec
 from clicktrail.money import format_minor
 from clicktrail.outbound import service as outbound  # sales out: events written with each change
 from clicktrail.settings import Settings
+from clicktrail.workspaces import tenancy
+from clicktrail.workspaces.models import Workspace
 
 _RANK = {"pending": 0, "paid": 1, "refunded": 2, "cancelled": 2}  # a base status never goes back
 
@@ -55,6 +57,10 @@ class ConversionContext:
             click_param=settings.click_id_param,
         )
 
+    def with_window(self, days: int | None) -> ConversionContext:
+        """This context with a workspace's own attribution window (None: the installation's)."""
+        return self if days is None else replace(self, window=timedelta(days=days))
+
     def customer_hash(self, ref: str | None) -> str | None:
         """Keyed hash of a normalised customer reference; the reference itself is never stored."""
         if not ref or not ref.strip():
@@ -72,6 +78,8 @@ def _source_out(ctx: ConversionContext, source: OrderSource, with_secret: bool =
     fields = dict(
         id=source.id, name=source.name, platform=source.platform, webhook_url=f"{ctx.base_url}/webhooks/{source.id}",
         created_at=source.created_at, secret_rotated_at=source.secret_rotated_at,
+        last_delivery_at=source.last_delivery_at, last_refused_at=source.last_refused_at,
+        last_refused_reason=source.last_refused_reason,
     )
     return SourceWithSecret(**fields, secret=source.secret) if with_secret else SourceOut(**fields)
 
@@ -96,10 +104,16 @@ async def get_source(session: AsyncSession, source_id: int) -> OrderSource:
 
 # Statements of the webhook path, built once: each delivery only binds its values.
 _sources = OrderSource.__table__
-_SOURCE_BY_ID = select(_sources.c.id, _sources.c.platform, _sources.c.secret).where(_sources.c.id == bindparam("id"))
+_workspaces = Workspace.__table__
+# The source names the workspace its orders go to, with that workspace's attribution window.
+_SOURCE_BY_ID = (
+    select(_sources.c.id, _sources.c.platform, _sources.c.secret, _sources.c.workspace_id,
+           _workspaces.c.attribution_window_days)
+    .join(_workspaces, _workspaces.c.id == _sources.c.workspace_id).where(_sources.c.id == bindparam("id"))
+)
 _orders = Order.__table__
 _INSERT_ORDER = {
-    name: dialect.insert(_orders).on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(_orders.c.id)
+    name: dialect.insert(_orders).on_conflict_do_nothing(index_elements=["workspace_id", "source_id", "external_id"]).returning(_orders.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -171,11 +185,11 @@ async def _add_refunds(session: AsyncSession, platform: str, order_id: int, data
         return False
     now = utcnow()
     rows = [
-        {"order_id": order_id, "kind": "refund", "refund_id": rid, "amount_minor": amount, "received_at": now,
+        {"workspace_id": tenancy.require_current(session), "order_id": order_id, "kind": "refund", "refund_id": rid, "amount_minor": amount, "received_at": now,
          "raw_payload": redaction.dumps(redaction.kept(platform, data.refund_payloads.get(rid), refund=True))}
         for rid, amount in data.refunds.items()
     ]
-    stmt = _insert(session)(OrderEvent).on_conflict_do_nothing(index_elements=["order_id", "refund_id"])
+    stmt = _insert(session)(OrderEvent).on_conflict_do_nothing(index_elements=["workspace_id", "order_id", "refund_id"])
     result = await session.execute(stmt.returning(OrderEvent.id), rows)
     return bool(result.all())
 
@@ -202,7 +216,7 @@ async def receive(session: AsyncSession, ctx: ConversionContext, source: Any, da
     now = utcnow()
     ordered_at = data.ordered_at or now
     values: dict[str, Any] = dict(
-        source_id=source.id, external_id=data.external_id[:255], amount_minor=data.amount_minor,
+        workspace_id=tenancy.require_current(session), source_id=source.id, external_id=data.external_id[:255], amount_minor=data.amount_minor,
         currency=data.currency, ordered_at=ordered_at, received_at=now, updated_at=now,
         click_id=data.click_ids[0] if data.click_ids else None,
         coupon_codes="\n".join(data.coupon_codes)[:1000] or None,
@@ -242,12 +256,40 @@ def _landing_url(ctx: ConversionContext, data: OrderData) -> str | None:
 DELIVERY_DAYS = 7
 
 
+async def note_delivery(session: AsyncSession, source_id: int) -> None:
+    """A delivery passed its signature and parsed: the source's last delivery is now (to 10 s:
+    a row changed on every delivery would line concurrent deliveries up behind its lock)."""
+    now = utcnow()
+    await (await session.connection()).execute(
+        update(_sources).where(_sources.c.id == source_id, or_(
+            _sources.c.last_delivery_at.is_(None), _sources.c.last_delivery_at < now - timedelta(seconds=10)))
+        .values(last_delivery_at=now))
+
+
+async def note_refused(session: AsyncSession, source_id: int, reason: str) -> None:
+    await session.execute(update(_sources).where(_sources.c.id == source_id).values(
+        last_refused_at=utcnow(), last_refused_reason=reason[:200]))
+
+
+async def delivery_counts(session: AsyncSession, since: datetime) -> dict[int, int]:
+    """Source id → orders and order changes it delivered since `since` (the workspace's)."""
+    counts: dict[int, int] = {}
+    for source_id, n in (await session.execute(
+            select(Order.source_id, func.count()).where(Order.received_at >= since).group_by(Order.source_id))).all():
+        counts[source_id] = n
+    for source_id, n in (await session.execute(
+            select(Order.source_id, func.count()).join(OrderEvent, OrderEvent.order_id == Order.id)
+            .where(OrderEvent.received_at >= since).group_by(Order.source_id))).all():
+        counts[source_id] = counts.get(source_id, 0) + n
+    return counts
+
+
 async def first_delivery(session: AsyncSession, source_id: int, delivery_id: str) -> bool:
     """Keep a delivery id (a week); False when it was kept already. One conditional insert, so
     two concurrent deliveries of the same id cannot both be first."""
     conn = await session.connection()
     insert_ = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert_(WebhookDelivery).values(source_id=source_id, delivery_id=delivery_id[:128], received_at=utcnow())
+    statement = insert_(WebhookDelivery).values(workspace_id=tenancy.require_current(session), source_id=source_id, delivery_id=delivery_id[:128], received_at=utcnow())
     kept = await conn.execute(statement.on_conflict_do_nothing().returning(WebhookDelivery.source_id))
     return kept.scalar() is not None
 
@@ -332,11 +374,15 @@ async def retry_pending(session: AsyncSession, ctx: ConversionContext, limit: in
         .limit(limit)
         .with_for_update(skip_locked=True)
     )).all()
+    windows = dict((await session.execute(select(Workspace.id, Workspace.attribution_window_days))).all())
     now, done, settled = utcnow(), 0, []
     for order in orders:
+        # Background work sees every workspace; each order is credited within its own.
+        tenancy.enter(session, order.workspace_id)
         before = outbound.state_of(order)
         waiting = now - order.received_at < ctx.pending_timeout
-        credit = await attribution.attribute(session, ctx.codec, _signals(order), ctx.window, waiting=waiting)
+        window = ctx.with_window(windows.get(order.workspace_id)).window
+        credit = await attribution.attribute(session, ctx.codec, _signals(order), window, waiting=waiting)
         if credit.state != "pending":
             for key, value in credit.columns().items():
                 setattr(order, key, value)
@@ -345,7 +391,9 @@ async def retry_pending(session: AsyncSession, ctx: ConversionContext, limit: in
             settled.append((order, before))
     await session.flush()
     for order, before in settled:
+        tenancy.enter(session, order.workspace_id)
         await outbound.order_changed(session, order, before)
+    tenancy.leave(session)
     return done
 
 

@@ -239,7 +239,9 @@ def _event_types(order: Order, before: OrderState | None) -> list[tuple[str, int
     return []
 
 
-_DESTINATIONS = select(Destination.id, Destination.kind, Destination.events, Destination.send_hashed_email)
+# Run on the connection (no ORM steps, so not scoped by tenancy.py): it names the workspace.
+_DESTINATIONS = select(Destination.id, Destination.kind, Destination.events, Destination.send_hashed_email).where(
+    Destination.workspace_id == bindparam("workspace_id"))
 
 
 def _insert(session: AsyncSession):
@@ -276,12 +278,13 @@ async def order_changed(session: AsyncSession, order: Order, before: OrderState 
     """Write the events this change of `order` makes, and one delivery per destination that
     takes them, in the caller's transaction."""
     conn = await session.connection()
-    destinations = (await conn.execute(_DESTINATIONS)).all()
+    destinations = (await conn.execute(_DESTINATIONS, {"workspace_id": order.workspace_id})).all()
     if not destinations:
         return
     shop_signals = _signals_of(data)
     if shop_signals:
-        stmt = _insert(session)(OrderSignals).values(order_id=order.id, values=json.dumps(shop_signals))
+        stmt = _insert(session)(OrderSignals).values(
+            workspace_id=order.workspace_id, order_id=order.id, values=json.dumps(shop_signals))
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["order_id"]))
     events = _event_types(order, before)
     if not events:
@@ -294,7 +297,7 @@ async def order_changed(session: AsyncSession, order: Order, before: OrderState 
         if event_type == "order.refunded":
             payload["refund"] = {"amount": format_minor(refund_minor, order.currency)}
         event = OutboxEvent(
-            event_id="evt_" + secrets.token_hex(12), type=event_type, order_id=order.id, created_at=now,
+            workspace_id=order.workspace_id, event_id="evt_" + secrets.token_hex(12), type=event_type, order_id=order.id, created_at=now,
             body=json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": payload}, separators=(",", ":")),
             signals=json.dumps(signals),
         )
@@ -302,13 +305,14 @@ async def order_changed(session: AsyncSession, order: Order, before: OrderState 
         await session.flush()
         rows = [row for d in destinations for row in _deliveries(d, event, order, refund_minor, email, now)]
         if rows:
-            stmt = _insert(session)(Delivery).on_conflict_do_nothing(index_elements=["destination_id", "dedupe_key"])
+            stmt = _insert(session)(Delivery).on_conflict_do_nothing(
+                index_elements=["workspace_id", "destination_id", "dedupe_key"])
             await session.execute(stmt, rows)
             on_commit(session, wakeup.notify)
 
 
 def _deliveries(d: Any, event: OutboxEvent, order: Order, refund_minor: int, email: str | None, now: datetime) -> list[dict]:
-    common = dict(event_id=event.id, destination_id=d.id, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+    common = dict(workspace_id=order.workspace_id, event_id=event.id, destination_id=d.id, status="pending", attempts=0, next_attempt_at=now, created_at=now)
     if d.kind == "webhook":
         return [dict(common, action="webhook", dedupe_key=event.event_id)] if event.type in (d.events or "").split() else []
     rows = []

@@ -201,15 +201,17 @@ def _order_branches(order_rows: CTE, n_keys: int, target: str) -> list[Select]:
     ]
 
 
-def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: bool) -> list[Select]:
+def _rollup_branches(period: Period, campaign_id: int | None, *, per_campaign: bool,
+                     workspace_id: int | None = None) -> list[Select]:
     """Click counts and unique visitors from `click_rollups`, for one campaign or all: the totals
     (parts `C`, `S`, `V`), and with `per_campaign` one row per campaign too (the overview)."""
     cover = rollups.cover(period.start, period.end)
     ru = rollups.rollups
     in_rollups = [cover.rollup_rows()]
     in_raw = [cover.raw_clicks()]
-    if campaign_id is None:
-        in_raw.append(clicks.c.campaign_id.is_not(None))
+    if campaign_id is None:  # every campaign of the workspace
+        in_rollups.append(ru.c.workspace_id == workspace_id)
+        in_raw.extend((clicks.c.campaign_id.is_not(None), clicks.c.workspace_id == workspace_id))
     else:
         in_rollups.append(ru.c.campaign_id == campaign_id)
         in_raw.append(clicks.c.campaign_id == campaign_id)
@@ -396,24 +398,27 @@ def campaign_report(campaign_id: int, group_by: GroupBy, period: Period, dialect
     return union_all(*rows, *totals, *orders_of.branches())
 
 
-def overview(period: Period, dialect: str, currency: str) -> CompoundSelect:
-    """One row per campaign, all from the roll-ups and the orders."""
-    orders_of = OrderQuery(period, dialect, currency, [orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
+def overview(period: Period, dialect: str, currency: str, workspace_id: int) -> CompoundSelect:
+    """One row per campaign of the workspace, all from the roll-ups and the orders."""
+    orders_of = OrderQuery(period, dialect, currency, [orders.c.workspace_id == workspace_id,
+                                                       orders.c.campaign_id.is_not(None), *_attributed_orders(period)],
                            [orders.c.campaign_id], [orders.c.campaign_id])
-    return union_all(*_rollup_branches(period, None, per_campaign=True), *orders_of.branches())
+    return union_all(*_rollup_branches(period, None, per_campaign=True, workspace_id=workspace_id),
+                     *orders_of.branches())
 
 
-def forwarding(campaign_id: int | None, period: Period, dialect: str, currency: str) -> CompoundSelect:
+def forwarding(campaign_id: int | None, period: Period, dialect: str, currency: str, workspace_id: int) -> CompoundSelect:
     """Declared channel × detected app. Orders too, by the channel and app of their click.
     One campaign: from its roll-ups. Across all campaigns, from the clicks: that includes clicks
     of links in no campaign (any more), which the roll-ups leave out."""
-    order_where = _attributed_orders(period)
+    order_where = [orders.c.workspace_id == workspace_id, *_attributed_orders(period)]
     if campaign_id is not None:
         order_where.append(orders.c.campaign_id == campaign_id)
     orders_of = OrderQuery(period, dialect, currency, order_where, [orders.c.channel, orders.c.app],
                            [orders.c.channel, orders.c.app])
     if campaign_id is None:
-        return union_all(*_metric_union(dialect, [_in_period(clicks.c.occurred_at, period)],
+        return union_all(*_metric_union(dialect, [clicks.c.workspace_id == workspace_id,
+                                                  _in_period(clicks.c.occurred_at, period)],
                                         [clicks.c.channel, clicks.c.app], orders_of))
     return union_all(
         *_link_rows(period, campaign_id, ["channel", "app"]),
@@ -422,7 +427,7 @@ def forwarding(campaign_id: int | None, period: Period, dialect: str, currency: 
     )
 
 
-def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
+def unattributed(period: Period, dialect: str, currency: str, workspace_id: int) -> CompoundSelect:
     """Per order source: orders no method credited (with their revenue), orders still pending,
     and all orders of the period (cancelled and unpaid ones left out everywhere). Aggregated
     once per source, currency and day, like the orders of the other reports."""
@@ -436,7 +441,7 @@ def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
         func.count().label("all_orders"),
         func.sum(case((and_(lost, net > 0), net), else_=0)).label("revenue_minor"),
     ).where(
-        orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)
+        orders.c.workspace_id == workspace_id, orders.c.status.not_in(NOT_SALES), _in_period(orders.c.ordered_at, period)
     ).group_by(orders.c.source_id, orders.c.currency, day).cte("ud")
     per_currency = _converted_per_currency(per_day, ["key"], currency, ["orders", "pending", "all_orders"], "uc")
     counts = {name: func.coalesce(func.sum(per_currency.c[name]), 0) for name in ("orders", "pending", "all_orders")}
@@ -452,7 +457,7 @@ def unattributed(period: Period, dialect: str, currency: str) -> CompoundSelect:
     )
 
 
-def campaign_revenue(dialect: str, currency: str) -> Subquery:
+def campaign_revenue(dialect: str, currency: str, workspace_id: int | None = None) -> Subquery:
     """(campaign_id, amount): every campaign's net revenue of all time in `currency` (orders
     without a rate left out), to sort campaigns by. Scaled to major units here, in SQL, by a CASE
     over the few currencies whose minor unit is not 2 places."""
@@ -460,6 +465,7 @@ def campaign_revenue(dialect: str, currency: str) -> Subquery:
     per_day = select(
         orders.c.campaign_id, orders.c.currency, day.label("day"), _net_revenue().label("revenue_minor"),
     ).where(
+        *([] if workspace_id is None else [orders.c.workspace_id == workspace_id]),
         orders.c.campaign_id.is_not(None), orders.c.attribution_state == "attributed", orders.c.status.not_in(NOT_SALES),
     ).group_by(orders.c.campaign_id, orders.c.currency, day).subquery("rd")
     places = unusual_minor_units()

@@ -26,10 +26,11 @@ def _invalid(field: str, message: str) -> HTTPException:
 
 
 def reporting_defaults(request: Request) -> tuple[str, str]:
-    """(currency, time zone) of reports that name none. For now the installation's settings
-    (CLICKTRAIL_REPORTING_CURRENCY, CLICKTRAIL_TIMEZONE); the workspace's once it has them."""
+    """(currency, time zone) of reports that name none: the caller's workspace's, else the
+    installation's settings (CLICKTRAIL_REPORTING_CURRENCY, CLICKTRAIL_TIMEZONE)."""
     settings = request.app.state.settings
-    return settings.reporting_currency, settings.timezone
+    subject = getattr(request.state, "subject", None)
+    return subject.reporting(settings) if subject is not None else (settings.reporting_currency, settings.timezone)
 
 
 def period(

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import CompoundSelect
 
+from clicktrail.workspaces import tenancy
 from clicktrail.clicks import retention
 from clicktrail.conversions.models import OrderSource
 from clicktrail.errors import NotFound
@@ -266,7 +267,8 @@ async def campaign_report(
 async def overview(session: AsyncSession, period: Period, currency: str) -> dict[str, Any]:
     """One row per campaign, all from the roll-ups and the orders (queries.overview)."""
     currency = await check_currency(session, currency)
-    data = await _aggregate(session, queries.overview(period, session.bind.dialect.name, currency))
+    data = await _aggregate(session, queries.overview(period, session.bind.dialect.name, currency,
+                                                    tenancy.require_current(session)))
     names = {c.id: (c.name, c.slug) for c in (await session.execute(select(Campaign.id, Campaign.name, Campaign.slug))).all()}
     for campaign_id in names:
         data.row(campaign_id)
@@ -282,7 +284,8 @@ async def forwarding(session: AsyncSession, campaign_id: int | None, period: Per
     if campaign_id is not None and await session.get(Campaign, campaign_id) is None:
         raise NotFound("campaign not found")
     currency = await check_currency(session, currency)
-    data = await _aggregate(session, queries.forwarding(campaign_id, period, session.bind.dialect.name, currency),
+    data = await _aggregate(session, queries.forwarding(campaign_id, period, session.bind.dialect.name, currency,
+                                                      tenancy.require_current(session)),
                             lambda row: (row.key, row.key2))
     rows = []
     for channel, app in sorted(data.rows, key=lambda k: (k[0] is None, k[0] or "", k[1] is None, k[1] or "")):
@@ -304,7 +307,8 @@ def _unattributed_numbers(m: Metrics, currency: str) -> dict[str, Any]:
 
 async def unattributed(session: AsyncSession, period: Period, currency: str) -> dict[str, Any]:
     currency = await check_currency(session, currency)
-    data = await _aggregate(session, queries.unattributed(period, session.bind.dialect.name, currency))
+    data = await _aggregate(session, queries.unattributed(period, session.bind.dialect.name, currency,
+                                                        tenancy.require_current(session)))
     sources = {
         s.id: (s.name, s.platform)
         for s in (await session.execute(select(OrderSource.id, OrderSource.name, OrderSource.platform))).all()

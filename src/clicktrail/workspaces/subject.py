@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clicktrail.auth.models import ApiKey, User
 from clicktrail.auth.service import authenticate_api_key
 from clicktrail.db import SessionDep
+from clicktrail.settings import Settings
 from clicktrail.workspaces import tenancy
 from clicktrail.workspaces.models import Member, Workspace, role_rank
 
@@ -34,6 +35,17 @@ class Subject:
     @property
     def read_only(self) -> bool:
         return self.key is not None and self.key.scope != "write"
+
+    def reporting(self, settings: Settings) -> tuple[str, str]:
+        """(currency, time zone) reports use when they name none: the workspace's, else the
+        installation's (CLICKTRAIL_REPORTING_CURRENCY, CLICKTRAIL_TIMEZONE)."""
+        return (self.workspace.reporting_currency or settings.reporting_currency,
+                self.workspace.timezone or settings.timezone)
+
+    def allowed_hosts(self, settings: Settings) -> list[str]:
+        """Destination hosts links may point to ([] = any): the workspace's, else the installation's."""
+        hosts = self.workspace.allowed_destination_hosts
+        return list(hosts) if hosts is not None else settings.allowed_destination_hosts
 
     def can(self, role: str) -> bool:
         """May this caller do what `role` may? A read key may do what a viewer may."""
