@@ -1,6 +1,7 @@
 """Redirect throughput: Clicktrail against a bare Starlette 302, same server settings, same run.
 
     python benchmarks/redirect.py [--duration 15] [--connections 50] [--mode pinned|unpinned|both]
+                                  [--domain default|default-with-branded|branded]
 
 Needs wrk (Debian: apt-get install wrk) and PostgreSQL (CLICKTRAIL_BENCH_POSTGRES_URL, default
 postgresql://postgres@127.0.0.1:5432/postgres; a scratch database is created and dropped).
@@ -8,7 +9,9 @@ Pinned: the servers run with one worker on CPU 0, wrk on CPU 1; unpinned: the ke
 them. Realistic user agents, a fifth of them distinct strings. Both servers run under the same
 uvicorn options (serving.py). Prints requests/s, p50/p99/p99.9 for both, the ratios, the worst
 event-loop stall of Clicktrail (its loop monitor), and clicks found in the database against
-redirects answered.
+redirects answered. --domain: the taps go to the default domain with no branded domain at all
+(default), with one registered, so every request's Host is looked up (default-with-branded), or
+to a link on that branded domain, with its Host (branded).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret"
+BRANDED = "go.bench.test"  # a branded short domain (--domain)
 
 LUA = r"""
 local uas = {
@@ -46,6 +50,7 @@ local uas = {
   "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
 }
 local path = os.getenv("BENCH_PATH") or "/x"
+local host = os.getenv("BENCH_HOST")
 local n = 0
 done = function(summary, latency, requests)
   io.write(string.format("P999 %d\n", latency:percentile(99.9)))
@@ -56,7 +61,9 @@ request = function()
   if math.random() < 0.2 then
     ua = ua .. " build/" .. tostring(math.random(1, 1000000000))
   end
-  return wrk.format("GET", path, {["User-Agent"] = ua})
+  local headers = {["User-Agent"] = ua}
+  if host and host ~= "" then headers["Host"] = host end
+  return wrk.format("GET", path, headers)
 end
 """
 
@@ -85,8 +92,9 @@ def pin(cpu: int | None):
     return apply
 
 
-def run_wrk(port: int, path: str, duration: int, connections: int, lua: Path, cpu: int | None) -> dict:
-    env = {**os.environ, "BENCH_PATH": path}
+def run_wrk(port: int, path: str, duration: int, connections: int, lua: Path, cpu: int | None,
+            host: str = "") -> dict:
+    env = {**os.environ, "BENCH_PATH": path, "BENCH_HOST": host}
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, env=env, preexec_fn=pin(cpu), check=True,
@@ -141,6 +149,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--mode", choices=["pinned", "unpinned", "both"], default="both")
+    parser.add_argument("--domain", choices=["default", "default-with-branded", "branded"], default="default",
+                        help="where the taps go (see above)")
     parser.add_argument("--http", default="clicktrail.serving:BoundedHttpToolsProtocol",
                         help="uvicorn --http for the baseline (httptools to compare with a version before serving.py)")
     args = parser.parse_args()
@@ -167,13 +177,26 @@ def main() -> None:
         migrate.upgrade(async_database_url(db_url))
         link_id = asyncio.run(pg(
             db_url,
-            "INSERT INTO links (nonce, destination_url, channel, utm_source, utm_medium, utm_campaign, "
-            "click_count, disabled, created_at, updated_at) VALUES (4242, 'https://shop.example/p?color=red', "
+            # In the default workspace (id 1), which the migrations make.
+            "INSERT INTO links (workspace_id, nonce, destination_url, channel, utm_source, utm_medium, utm_campaign, "
+            "click_count, disabled, created_at, updated_at) VALUES (1, 4242, 'https://shop.example/p?color=red', "
             "'whatsapp', 'whatsapp', 'social', 'bench', 0, false, now(), now()) RETURNING id",
         ))
         code = CodeCodec(SECRET).encode(link_id, 4242)
+        host = ""
+        if args.domain != "default":
+            asyncio.run(pg(db_url, f"INSERT INTO domains (workspace_id, host, created_at) VALUES (1, '{BRANDED}', now())"))
+        if args.domain == "branded":
+            link_id = asyncio.run(pg(
+                db_url,
+                "INSERT INTO links (workspace_id, domain, nonce, destination_url, channel, utm_source, utm_medium, "
+                "utm_campaign, click_count, disabled, created_at, updated_at) VALUES (1, $1, 4343, "
+                "'https://shop.example/p?color=blue', 'whatsapp', 'whatsapp', 'social', 'bench', 0, false, now(), now()) "
+                "RETURNING id", BRANDED,
+            ))
+            code, host = CodeCodec(SECRET).encode(link_id, 4343), BRANDED
         for mode in modes:
-            rounds[mode] = one_round(args, code, env, lua, tmp, pinned=mode == "pinned")
+            rounds[mode] = one_round(args, code, env, lua, tmp, pinned=mode == "pinned", host=host)
         answered = sum(r["answered"] for r in rounds.values())
         clicks = asyncio.run(pg(db_url, "SELECT count(*) FROM clicks"))
         kinds = asyncio.run(pg(db_url, "SELECT string_agg(kind || '=' || n, ' ') FROM (SELECT kind, count(*) n FROM clicks GROUP BY kind ORDER BY kind) k"))
@@ -185,7 +208,8 @@ def main() -> None:
     for mode, r in rounds.items():
         a, b = r["a"], r["b"]
         where = "servers on CPU 0, wrk on CPU 1" if mode == "pinned" else "unpinned"
-        print(f"\nredirect benchmark ({mode}): 1 worker, {args.connections} connections, {args.duration}s, {where}")
+        print(f"\nredirect benchmark ({mode}, {args.domain} domain): 1 worker, {args.connections} connections, "
+              f"{args.duration}s, {where}")
         print(f"{'':34}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}{'errors':>8}")
         for label, x in (("(a) bare Starlette 302", a), ("(b) Clicktrail, PostgreSQL", b)):
             print(f"{label:34}{x['rps']:>10.0f}{x['p50']:>9.2f}{x['p99']:>9.2f}{x['p999']:>10.2f}{x['errors']:>8}")
@@ -201,7 +225,8 @@ def main() -> None:
     sys.exit(1 if missing or failed else 0)
 
 
-def one_round(args: argparse.Namespace, code: str, env: dict, lua: Path, tmp: Path, *, pinned: bool) -> dict:
+def one_round(args: argparse.Namespace, code: str, env: dict, lua: Path, tmp: Path, *, pinned: bool,
+              host: str = "") -> dict:
     server_cpu, wrk_cpu = (0, 1) if pinned else (None, None)
     python = sys.executable
     # The same protocol, loop and logging for both servers (what `clicktrail serve` runs).
@@ -231,8 +256,8 @@ def one_round(args: argparse.Namespace, code: str, env: dict, lua: Path, tmp: Pa
                                   preexec_fn=pin(server_cpu), stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for(port)
-            warm = run_wrk(port, f"/{code}", 2, args.connections, lua, wrk_cpu)
-            result["b"] = run_wrk(port, f"/{code}", args.duration, args.connections, lua, wrk_cpu)
+            warm = run_wrk(port, f"/{code}", 2, args.connections, lua, wrk_cpu, host)
+            result["b"] = run_wrk(port, f"/{code}", args.duration, args.connections, lua, wrk_cpu, host)
         finally:
             server.send_signal(signal.SIGTERM)  # graceful: the lifespan drains the click buffer
             server.wait(timeout=60)

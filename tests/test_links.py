@@ -14,6 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from clicktrail.links.models import Campaign, Link
+from clicktrail.workspaces import tenancy
 from conftest import BASE_URL
 
 SHOP = "https://shop.example/products/red-shoes"
@@ -355,6 +356,7 @@ async def test_search_sort_and_page_campaigns(app, api: httpx.AsyncClient) -> No
     assert [c["name"] for c in rest["items"]] == ["cherry"] and rest["next_cursor"] is None
 
     async with app.state.sessionmaker() as session:
+        tenancy.enter(session, 1)  # the first workspace: the `api` fixture's key works in it
         source = OrderSource(name="Shop", platform="generic", secret="s")
         session.add(source)
         await session.flush()

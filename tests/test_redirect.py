@@ -23,6 +23,7 @@ from clicktrail.clicks.recorder import Hit, Recorder
 from clicktrail.db import create_engine
 from clicktrail.links.models import Link
 from clicktrail.models import Base
+from clicktrail.workspaces.service import default_workspace
 from conftest import BASE_URL, Backend
 
 DATA = Path(__file__).parent / "data"
@@ -273,7 +274,8 @@ async def _count_clicks(database_url: str) -> int:
 async def test_two_thousand_concurrent_redirects_are_all_recorded(settings, database_url) -> None:
     async with _running(settings) as (application, c):
         async with application.state.sessionmaker() as session:
-            link = Link(nonce=1, destination_url="https://shop.example/", channel="sms")
+            workspace = await default_workspace(session)  # PostgreSQL's tests start from empty tables
+            link = Link(workspace_id=workspace.id, nonce=1, destination_url="https://shop.example/", channel="sms")
             session.add(link)
             await session.commit()
             code = application.state.link_context.code_of(link)
@@ -293,11 +295,15 @@ async def test_clicks_survive_an_unwritable_database_through_the_spool(tmp_path,
     good = create_engine(database_url)
     try:
         async with good.begin() as conn:
-            await conn.execute(text("INSERT INTO links (id, nonce, destination_url, channel, click_count, disabled, created_at, updated_at) "
-                                    "VALUES (7, 1, 'https://x.example/', 'sms', 0, false, :t, :t)"),
+            if not await conn.scalar(text("SELECT count(*) FROM workspaces WHERE id = 1")):
+                await conn.execute(text("INSERT INTO workspaces (id, slug, name, created_at) VALUES (1, 'default', 'Default', :t)"),
+                                   {"t": datetime.now(timezone.utc).replace(tzinfo=None) if backend.name == "sqlite" else datetime.now(timezone.utc)})
+            await conn.execute(text("INSERT INTO links (id, workspace_id, nonce, destination_url, channel, click_count, disabled, created_at, updated_at) "
+                                    "VALUES (7, 1, 1, 'https://x.example/', 'sms', 0, false, :t, :t)"),
                                {"t": datetime.now(timezone.utc).replace(tzinfo=None) if backend.name == "sqlite" else datetime.now(timezone.utc)})
         down = Recorder(broken, tmp_path / "spool")
-        hits = [Hit(new_click_id(), 7, None, "sms", IPHONE_SAFARI, None, None, None, False, False, time.time()) for _ in range(25)]
+        hits = [Hit(new_click_id(), 7, None, "sms", IPHONE_SAFARI, None, None, None, False, False, time.time(), workspace_id=1)
+                for _ in range(25)]
         for hit in hits:
             down.record(hit)
         await down.flush()
@@ -330,7 +336,8 @@ async def test_database_outage_mid_run_loses_no_click(settings, database_url, ba
     answered = 0
     async with _running(settings.model_copy(update={"link_cache_ttl": 600})) as (application, c):
         async with application.state.sessionmaker() as session:
-            link = Link(nonce=1, destination_url="https://shop.example/", channel="sms")
+            workspace = await default_workspace(session)  # PostgreSQL's tests start from empty tables
+            link = Link(workspace_id=workspace.id, nonce=1, destination_url="https://shop.example/", channel="sms")
             session.add(link)
             await session.commit()
             code = application.state.link_context.code_of(link)

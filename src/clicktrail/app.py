@@ -34,10 +34,13 @@ from clicktrail.reports.rates import RateRefresher
 from clicktrail.reports.router import router as reports_router
 from clicktrail.outbound.router import router as outbound_router
 from clicktrail.outbound.sender import Sender
+from clicktrail.periodic import Periodic
+from clicktrail.redirect.hosts import HostMap
 from clicktrail.redirect.invalidation import Listener
 from clicktrail.redirect.route import ShortLinks
 from clicktrail.settings import Settings
 from clicktrail.web.router import install as install_web
+from clicktrail.workspaces.domains import router as domains_router
 from clicktrail.workspaces.router import router as workspaces_router
 
 log = logging.getLogger("clicktrail")
@@ -51,7 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.resolved_database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        cache = LinkCache(app.state.sessionmaker, app.state.link_context.codec, settings.link_cache_ttl)
+        hosts: HostMap = app.state.hosts
+        cache = LinkCache(app.state.sessionmaker, app.state.link_context.codec, settings.link_cache_ttl,
+                          hosts=hosts.hosts)
+        try:
+            await hosts.load(app.state.sessionmaker)  # the branded domains the redirect answers on
+        except Exception as exc:  # the database not up yet: the listener or the reload below retries
+            log.warning("could not load the branded domains: %s", exc)
         recorder = Recorder(
             engine,
             settings.data_dir / "spool",
@@ -61,7 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.link_cache, app.state.recorder = cache, recorder
         app.state.visitors = VisitorHasher(settings.resolved_secret_key)
-        listener = Listener(engine, cache) if engine.dialect.name == "postgresql" else None
+        listener = None
+        if engine.dialect.name == "postgresql":
+            listener = Listener(engine, cache, hosts, app.state.sessionmaker)
+        else:  # no NOTIFY on SQLite: other workers' domain changes are picked up by a reload
+            hosts_reload = Periodic("branded-domains-reload", lambda: hosts.load(app.state.sessionmaker),
+                                    max(settings.link_cache_ttl, 1.0))
+            hosts_reload.start()
         monitor = LoopMonitor() if settings.loop_monitor else None
         if monitor is not None:
             monitor.start()
@@ -92,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await click_partitions.stop()
             if listener is not None:
                 await listener.stop()
+            else:
+                await hosts_reload.stop()
             await app.state.outbound_sender.stop()
             await app.state.rates.stop()
             await app.state.pending_orders.stop()
@@ -103,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Clicktrail", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.link_context = LinkContext.from_settings(settings)
+    app.state.hosts = HostMap()  # branded short domains, loaded by the lifespan
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)  # /docs and /redoc with packaged assets, no CDN
@@ -130,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(outbound_router)
     app.include_router(workspaces_router)
+    app.include_router(domains_router)
     app.include_router(card_image_router)  # last: /{code}/preview.jpg must not shadow any route
     return app
 

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select, text
@@ -22,9 +21,10 @@ from clicktrail.links.codes import new_nonce, slug_problem
 from clicktrail.links.csv_formats import EXPORT_COLUMNS, FormatError, Row, RowReader
 from clicktrail.links.models import Campaign, Link
 from clicktrail.links.schemas import LinkCreate
-from clicktrail.redirect.cache import NOTIFY_CHANNEL, LinkCache
+from clicktrail.redirect.cache import NOTIFY_CHANNEL, LinkCache, payload
 from clicktrail.reports.export import _cell as csv_cell
 from clicktrail.vocabulary import CHANNELS
+from clicktrail.workspaces import tenancy
 
 MAX_ROWS = 10_000
 MAX_BYTES = 32 * 1024 * 1024  # 10,000 rows of long URLs and cards fit with room to spare
@@ -77,11 +77,15 @@ async def read_rows(chunks: AsyncIterator[bytes], fmt: str) -> list[Row]:
     return rows
 
 
-def check_domain(ctx: service.LinkContext, domain: str | None) -> None:
-    # Until branded domains arrive, the one domain links live on is the base URL's.
-    own = urlsplit(ctx.base_url).netloc.lower()
-    if domain is not None and domain.strip().lower() != own:
-        raise Refused([Problem(0, f"the domain {domain[:255]!r} is not one of this installation's; use {own}")])
+async def check_domain(session: AsyncSession, ctx: service.LinkContext, domain: str | None) -> str:
+    """The domain every imported link goes on ('' for the default one), refused when it is not
+    one of the workspace's."""
+    if domain is None:
+        return ""
+    try:
+        return await ctx.domain_for(session, domain)
+    except service.Invalid as exc:
+        raise Refused([Problem(0, exc.message)]) from None
 
 
 def _message(exc: ValidationError) -> str:
@@ -96,7 +100,7 @@ _FALSE_TRUE = {"": False, "false": False, "0": False, "no": False, "true": True,
 
 
 def _link_values(
-    row: Row, ctx: service.LinkContext, campaign: Campaign | None, channel: str | None
+    row: Row, ctx: service.LinkContext, campaign: Campaign | None, channel: str | None, domain: str
 ) -> dict[str, Any] | str:
     """The columns of the new link, or why this row cannot be one."""
     if any("\x00" in v for v in (row.code, row.destination_url, *row.fields.values())):
@@ -134,7 +138,7 @@ def _link_values(
     if not utm.get("utm_content"):
         utm["utm_content"] = row.code
     return {
-        "nonce": new_nonce(), "slug": row.code, "campaign_id": data.campaign_id, "destination_url": data.destination_url,
+        "nonce": new_nonce(), "slug": row.code, "domain": domain, "campaign_id": data.campaign_id, "destination_url": data.destination_url,
         "channel": data.channel, "coupon_code": service.normalise_coupon(data.coupon_code), "referrer": data.referrer,
         "label": data.label, "expires_at": data.expires_at, "max_clicks": data.max_clicks, "disabled": disabled,
         "click_count": 0,
@@ -151,7 +155,7 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 async def _clashes(session: AsyncSession, rows: list[tuple[int, dict[str, Any]]], problems: list[Problem],
-                   campaign_id: int | None) -> None:
+                   campaign_id: int | None, domain: str) -> None:
     """Codes and coupons used twice in the file, or already taken, named line by line."""
     first_code: dict[str, int] = {}
     first_coupon: dict[str, int] = {}
@@ -162,7 +166,9 @@ async def _clashes(session: AsyncSession, rows: list[tuple[int, dict[str, Any]]]
             problems.append(Problem(line, f"the coupon code '{coupon}' is also on line {earlier}"))
     taken: set[str] = set()
     for part in _chunks(list(first_code)):
-        taken.update((await session.scalars(select(Link.slug).where(Link.slug.in_(part)))).all())
+        # Codes are unique per domain in the whole installation (the default domain is everyone's).
+        query = select(Link.slug).where(Link.domain == domain, Link.slug.in_(part))
+        taken.update((await session.scalars(query.execution_options(**{tenancy.ALL_WORKSPACES: True}))).all())
     used: set[str] = set()
     campaign_filter = Link.campaign_id.is_(None) if campaign_id is None else Link.campaign_id == campaign_id
     for part in _chunks(list(first_coupon)):
@@ -175,23 +181,27 @@ async def _clashes(session: AsyncSession, rows: list[tuple[int, dict[str, Any]]]
 
 
 async def import_links(
-    session: AsyncSession, ctx: service.LinkContext, rows: list[Row], *, campaign_id: int | None, channel: str | None
+    session: AsyncSession, ctx: service.LinkContext, rows: list[Row], *, campaign_id: int | None, channel: str | None,
+    domain: str | None = None,
 ) -> list[Link]:
-    """Make a link of every row, keeping each row's old code as its slug; any bad row refuses them all."""
+    """Make a link of every row, keeping each row's old code as its slug; any bad row refuses them all.
+    `domain` (as stored: '' for the default one) defaults to the campaign's."""
     campaign = await service.get_campaign(session, campaign_id) if campaign_id is not None else None
     if channel is not None and channel not in CHANNELS:
         raise Refused([Problem(0, f"channel: one of {', '.join(CHANNELS)}")])
+    if domain is None:
+        domain = campaign.domain if campaign is not None else ""
     problems: list[Problem] = []
     good: list[tuple[int, dict[str, Any]]] = []
     for row in rows:
-        values = _link_values(row, ctx, campaign, channel)
+        values = _link_values(row, ctx, campaign, channel, domain)
         if isinstance(values, str):
             problems.append(Problem(row.line, values))
         else:
             good.append((row.line, values))
     if not rows:
         problems.append(Problem(0, "the file has a header but no links"))
-    await _clashes(session, good, problems, campaign_id)
+    await _clashes(session, good, problems, campaign_id, domain)
     if problems:
         raise Refused(sorted(problems, key=lambda p: p.line))
     return await _insert(session, [values for _line, values in good])
@@ -199,21 +209,27 @@ async def import_links(
 
 async def _insert(session: AsyncSession, values: list[dict[str, Any]]) -> list[Link]:
     # One multi-row INSERT ... RETURNING per few hundred links instead of two flushes per link.
+    if (workspace_id := tenancy.current(session)) is not None:  # no flush stamps these rows
+        values = [{**v, "workspace_id": workspace_id} for v in values]
     links = list((await session.scalars(insert(Link).returning(Link), values)).all())
     links.sort(key=lambda link: link.id)
     return links
 
 
-async def new_codes(session: AsyncSession, cache: LinkCache | None, codes: Sequence[str]) -> None:
+async def new_codes(
+    session: AsyncSession, cache: LinkCache | None, codes: Sequence[str], domain: str | None = None
+) -> None:
     """Codes that found nothing until now (and may be cached as such) lead somewhere from the
-    commit on: here at once, in other workers by NOTIFY (one statement for all of them)."""
+    commit on: here at once, in other workers by NOTIFY (one statement for all of them).
+    `domain`: theirs ('' the default one); None: on every domain."""
     if session.bind is not None and session.bind.dialect.name == "postgresql" and codes:
+        prefix = payload(None, domain, "")  # ":<domain>:" and the code after it
         await session.execute(
-            text("SELECT pg_notify(:channel, ':' || code) FROM unnest(CAST(:codes AS text[])) AS code"),
-            {"channel": NOTIFY_CHANNEL, "codes": list(codes)},
+            text("SELECT pg_notify(:channel, :prefix || code) FROM unnest(CAST(:codes AS text[])) AS code"),
+            {"channel": NOTIFY_CHANNEL, "prefix": prefix, "codes": list(codes)},
         )
     if cache is not None:
-        on_commit(session, lambda: [cache.invalidate(None, code) for code in codes])
+        on_commit(session, lambda: [cache.invalidate(None, domain, code) for code in codes])
 
 
 async def channel_links(
@@ -254,14 +270,15 @@ async def channel_links(
 
 
 async def export_csv(
-    sessionmaker: async_sessionmaker[AsyncSession], ctx: service.LinkContext,
+    sessionmaker: async_sessionmaker[AsyncSession], ctx: service.LinkContext, workspace_id: int,
     campaign_id: int | None = None, channel: str | None = None,
 ) -> AsyncIterator[str]:
-    """The links as CSV, a thousand rows per query, so a big export never sits in memory."""
+    """The workspace's links as CSV, a thousand rows per query, so a big export never sits in memory."""
     yield _line(EXPORT_COLUMNS)
     after = 0
     while True:
         async with sessionmaker() as session:
+            tenancy.enter(session, workspace_id)  # a session of its own, outside the request's
             query = select(Link).where(Link.id > after).order_by(Link.id).limit(1000)
             if campaign_id is not None:
                 query = query.where(Link.campaign_id == campaign_id)
@@ -277,7 +294,7 @@ async def export_csv(
 def _export_row(ctx: service.LinkContext, link: Link) -> list[Any]:
     preview = ctx.preview_of(link)
     return [
-        ctx.code_of(link), ctx.short_url(link), link.destination_url, link.channel, link.label, link.campaign_id,
+        ctx.code_of(link), ctx.short_url(link), ctx.host_of(link.domain), link.destination_url, link.channel, link.label, link.campaign_id,
         *(getattr(link, f) for f in service.UTM_FIELDS), link.coupon_code, link.referrer,
         _iso(link.expires_at), link.max_clicks, link.disabled, link.click_count, _iso(link.created_at),
         preview.title if preview else None, preview.description if preview else None,

@@ -17,7 +17,10 @@ YEAR = 365 * 24 * 3600
 async def preview_image(code: str, request: Request, session: SessionDep, v: str | None = None) -> Response:
     """The image of the link's preview card, a 1200x630 JPEG. Cards name it with `?v=<version>`:
     that URL never changes content, so it may be cached for a year."""
-    link = await find_link_by_code(session, request.app.state.link_context.codec, code)
+    # On the link's own domain only: a branded host's, else the default one's.
+    branded = request.app.state.hosts.branded(request.headers.get("host"))
+    link = await find_link_by_code(session, request.app.state.link_context.codec, code,
+                                   branded.host if branded is not None else "")
     image = await previews.image_of(session, link.id) if link is not None else None
     if image is None:
         return Response('{"detail":"no preview image"}', 404, media_type="application/json")

@@ -25,7 +25,7 @@ ImportFormat = Literal["clicktrail", "yourls", "bitly", "shlink"]
 
 # What `GET /api/links/export` writes, and so what `format=clicktrail` reads back.
 EXPORT_COLUMNS = (
-    "code", "short_url", "destination_url", "channel", "label", "campaign_id", "utm_source", "utm_medium",
+    "code", "short_url", "domain", "destination_url", "channel", "label", "campaign_id", "utm_source", "utm_medium",
     "utm_campaign", "utm_content", "utm_term", "coupon_code", "referrer", "expires_at", "max_clicks",
     "disabled", "clicks", "created_at", "preview_title", "preview_description", "preview_image_url",
 )

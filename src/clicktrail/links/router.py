@@ -38,7 +38,8 @@ ContextDep = Annotated[service.LinkContext, Depends(link_context)]
 
 def _campaign_out(ctx: service.LinkContext, campaign, links) -> CampaignOut:
     return CampaignOut(
-        id=campaign.id, name=campaign.name, slug=campaign.slug, destination_url=campaign.destination_url,
+        id=campaign.id, name=campaign.name, slug=campaign.slug, domain=ctx.host_of(campaign.domain),
+        destination_url=campaign.destination_url,
         utm_medium=campaign.utm_medium, created_at=campaign.created_at, archived=campaign.archived_at is not None,
         archived_at=campaign.archived_at, links=[ctx.out(l) for l in links],
     )
@@ -46,7 +47,7 @@ def _campaign_out(ctx: service.LinkContext, campaign, links) -> CampaignOut:
 
 async def _links_changed(request: Request, session, *links) -> None:
     ctx = request.app.state.link_context
-    await links_changed(session, request.app.state.link_cache, [(link.id, ctx.code_of(link)) for link in links])
+    await links_changed(session, request.app.state.link_cache, [ctx.change_of(link) for link in links])
 
 
 @router.post("/campaigns", status_code=201, responses=error_responses(409))
@@ -94,7 +95,7 @@ async def update_campaign(campaign_id: IdPath, data: CampaignUpdate, session: Se
                responses={409: {"description": "its links were clicked: archive it instead"}})
 async def delete_campaign(campaign_id: IdPath, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
     removed = await service.delete_campaign(session, campaign_id)
-    await links_changed(session, request.app.state.link_cache, [(l.id, ctx.code_of(l)) for l in removed])
+    await links_changed(session, request.app.state.link_cache, [ctx.change_of(l) for l in removed])
     return Response(status_code=204)
 
 
@@ -162,18 +163,20 @@ async def import_links(
     format: Annotated[ImportFormat, Query(description="whose export the body is")],
     campaign_id: IdFilter = None,
     channel: Annotated[ChannelFilter, Query(description="the channel of every link (clicktrail rows may name their own)")] = None,
-    domain: Annotated[str | None, Query(max_length=255, description="the short domain (for now: the base URL's host)")] = None,
+    domain: Annotated[str | None, Query(min_length=1, max_length=253, description="the short domain of every link: one of the "
+                                        "workspace's domains, or the base URL's host (the default)")] = None,
 ) -> Any:
     """Links from another shortener's CSV export (body `text/csv`), up to 10,000 rows, each keeping
     its old code as its slug: every row is made or none (422 naming every bad line)."""
     _csv_body(request)
     try:
-        bulk.check_domain(ctx, domain)
+        host = await bulk.check_domain(session, ctx, domain)
         rows = await bulk.read_rows(request.stream(), format)
-        links = await bulk.import_links(session, ctx, rows, campaign_id=campaign_id, channel=channel)
+        links = await bulk.import_links(session, ctx, rows, campaign_id=campaign_id, channel=channel, domain=host)
     except bulk.Refused as exc:
         return _refused(exc)
-    await bulk.new_codes(session, request.app.state.link_cache, [ctx.code_of(link) for link in links])
+    await bulk.new_codes(session, request.app.state.link_cache, [ctx.code_of(link) for link in links],
+                         links[0].domain if links else "")
     return {"created": len(links), "items": [ctx.out(link) for link in links]}
 
 
@@ -185,7 +188,9 @@ async def export_links(request: Request, campaign_id: IdFilter = None, channel: 
 
 def links_csv(request: Request, campaign_id: int | None = None, channel: str | None = None) -> StreamingResponse:
     """The links export as a download, for the API and the web app alike."""
-    rows = bulk.export_csv(request.app.state.sessionmaker, request.app.state.link_context, campaign_id, channel)
+    workspace_id = request.state.subject.workspace.id  # set by the API key's or the session's auth
+    rows = bulk.export_csv(request.app.state.sessionmaker, request.app.state.link_context, workspace_id,
+                           campaign_id, channel)
     return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="clicktrail-links.csv"', "Cache-Control": "private, no-store"})
 
@@ -222,12 +227,12 @@ async def update_link(link_id: IdPath, data: LinkUpdate, session: SessionDep, ct
 @router.delete("/links/{link_id}", responses={204: {"description": "erased (it had no clicks)"}})
 async def delete_link(link_id: IdPath, session: SessionDep, ctx: ContextDep, request: Request) -> Response:
     link = await session.get(service.Link, link_id)
-    code = ctx.code_of(link) if link is not None else None
+    change = ctx.change_of(link) if link is not None else (link_id, None)
     kept = await service.delete_link(session, link_id)
     if kept is not None:
         await _links_changed(request, session, kept)
         return Response(ctx.out(kept).model_dump_json(), media_type="application/json")
-    await links_changed(session, request.app.state.link_cache, [(link_id, code)])
+    await links_changed(session, request.app.state.link_cache, [change])
     return Response(status_code=204)
 
 

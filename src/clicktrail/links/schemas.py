@@ -8,6 +8,9 @@ from clicktrail.params import Id, Moment
 from clicktrail.vocabulary import CHANNELS, Channel
 
 UtmValue = Field(default=None, min_length=1, max_length=255)
+# A branded domain of the workspace (POST /api/domains) or the base URL's host; omitted: the default.
+DomainIn = Field(default=None, min_length=1, max_length=253,
+                 description="The short domain: one of the workspace's domains, or the base URL's host (the default).")
 
 
 class PreviewIn(BaseModel):
@@ -40,6 +43,7 @@ class CampaignCreate(BaseModel):
     channels: list[Channel] = Field(default_factory=list, max_length=len(CHANNELS))
     slug: str | None = Field(default=None, min_length=3, max_length=64)
     utm_medium: str | None = UtmValue
+    domain: str | None = DomainIn
 
     @field_validator("channels")
     @classmethod
@@ -68,7 +72,9 @@ class LinkCreate(BaseModel):
     destination_url: str | None = Field(default=None, min_length=1, max_length=4096)
     channel: Channel
     campaign_id: Id | None = None
-    slug: str | None = Field(default=None, max_length=64)
+    domain: str | None = Field(default=None, min_length=1, max_length=253,
+                               description="The short domain; omitted: the campaign's, else the default one.")
+    slug: str | None = Field(default=None, max_length=64, description="Unique on its domain.")
     utm_source: str | None = UtmValue
     utm_medium: str | None = UtmValue
     utm_campaign: str | None = UtmValue
@@ -115,6 +121,7 @@ class LinkOut(BaseModel):
     id: int
     code: str
     short_url: str
+    domain: str = Field(description="The host of its short URL.")
     destination_url: str
     channel: str
     campaign_id: int | None
@@ -134,6 +141,7 @@ class CampaignOut(BaseModel):
     id: int
     name: str
     slug: str
+    domain: str = Field(description="The host its links get unless they name another.")
     destination_url: str
     utm_medium: str | None
     created_at: datetime

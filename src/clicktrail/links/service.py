@@ -25,13 +25,18 @@ from clicktrail.links.schemas import (
 )
 from clicktrail.settings import Settings
 from clicktrail.vocabulary import default_utm_medium
+from clicktrail.workspaces import tenancy
+from clicktrail.workspaces.domains import clean_host, workspace_has_domain
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 
 @dataclass(frozen=True)
 class LinkContext:
-    """What link logic needs from the installation: the codec and a few settings."""
+    """What link logic needs from the installation: the codec and a few settings.
+
+    A link's `domain` is the host of one of its workspace's branded domains, or '' for the
+    installation's default domain, the base URL's (shown as that host)."""
 
     codec: CodeCodec
     base_url: str
@@ -41,11 +46,39 @@ class LinkContext:
     def from_settings(cls, settings: Settings) -> LinkContext:
         return cls(CodeCodec(settings.resolved_secret_key), settings.base_url, settings.allowed_destination_hosts)
 
+    @property
+    def default_host(self) -> str:
+        """The default domain's host, as short URLs show it (with a port the base URL names)."""
+        return urlsplit(self.base_url).netloc.lower()
+
+    def host_of(self, domain: str) -> str:
+        return domain or self.default_host
+
+    def base_of(self, domain: str) -> str:
+        """Where the short URLs of a domain start: the base URL's scheme on a branded host."""
+        return f"{urlsplit(self.base_url).scheme}://{domain}" if domain else self.base_url
+
     def code_of(self, link: Link) -> str:
         return link.slug or self.codec.encode(link.id, link.nonce)
 
     def short_url(self, link: Link) -> str:
-        return f"{self.base_url}/{self.code_of(link)}"
+        return f"{self.base_of(link.domain)}/{self.code_of(link)}"
+
+    def change_of(self, link: Link) -> tuple[int, str, str]:
+        """What the link cache must forget when this link changes: (id, domain, code)."""
+        return link.id, link.domain, self.code_of(link)
+
+    async def domain_for(self, session: AsyncSession, host: str, field: str | tuple[str, ...] = "domain") -> str:
+        """The `domain` a link or campaign stores for the host a caller named: '' for the
+        default host, else one of the caller's workspace's branded domains (422 otherwise)."""
+        cleaned = clean_host(host)
+        parts = urlsplit(self.base_url)
+        if cleaned is not None and cleaned in (parts.netloc.lower(), (parts.hostname or "").lower()):
+            return ""
+        if cleaned is None or not await workspace_has_domain(session, cleaned):
+            raise Invalid(field, f"the domain {host[:253]!r} is not one of this workspace's domains "
+                                 f"(add it with POST /api/domains) nor {self.default_host}")
+        return cleaned
 
     def preview_of(self, link: Link) -> PreviewOut | None:
         if link.preview_title is None:
@@ -60,7 +93,8 @@ class LinkContext:
         return LinkOut(
             id=link.id,
             code=code,
-            short_url=f"{self.base_url}/{code}",
+            short_url=f"{self.base_of(link.domain)}/{code}",
+            domain=self.host_of(link.domain),
             destination_url=link.destination_url,
             channel=link.channel,
             campaign_id=link.campaign_id,
@@ -110,7 +144,7 @@ async def _free_campaign_slug(session: AsyncSession, base: str) -> str:
 
 
 _UNIQUE_CLASHES = (
-    (("links", "slug"), "that slug is taken"),
+    (("links", "domain", "slug"), "that slug is taken on this domain"),
     (("campaigns", "slug"), "that campaign slug is taken"),
     (("links", "campaign_id", "coupon_code"), "that coupon code is already used in this campaign"),
 )
@@ -128,12 +162,14 @@ async def _flush(session: AsyncSession) -> None:
         raise
 
 
-async def _check_slug(session: AsyncSession, slug: str, field: str = "slug") -> None:
+async def _check_slug(session: AsyncSession, slug: str, domain: str, field: str = "slug") -> None:
     problem = slug_problem(slug)
     if problem:
         raise Invalid(field, problem)
-    if await session.scalar(select(exists().where(Link.slug == slug))):
-        raise Conflict(f"the slug '{slug}' is taken")
+    # Slugs are unique per domain in the whole installation: the default domain is everyone's.
+    taken = select(exists().where(Link.domain == domain, Link.slug == slug))
+    if await session.scalar(taken.execution_options(**{tenancy.ALL_WORKSPACES: True})):
+        raise Conflict(f"the slug '{slug}' is taken on this domain")
 
 
 def _label(label: str | None) -> str | None:
@@ -196,8 +232,9 @@ async def create_campaign(session: AsyncSession, ctx: LinkContext, data: Campaig
         slug = data.slug
     else:
         slug = await _free_campaign_slug(session, slugify(data.name))
+    domain = await ctx.domain_for(session, data.domain) if data.domain is not None else ""
     campaign = Campaign(name=data.name.strip(), slug=slug, destination_url=data.destination_url,
-                        utm_medium=data.utm_medium)
+                        utm_medium=data.utm_medium, domain=domain)
     session.add(campaign)
     await _flush(session)
     links = [
@@ -205,7 +242,7 @@ async def create_campaign(session: AsyncSession, ctx: LinkContext, data: Campaig
             session,
             ctx,
             Link(campaign_id=campaign.id, destination_url=campaign.destination_url, channel=channel,
-                 **_utm_defaults(channel, data.utm_medium, campaign)),
+                 domain=campaign.domain, **_utm_defaults(channel, data.utm_medium, campaign)),
         )
         for channel in data.channels
     ]
@@ -306,8 +343,11 @@ async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate)
     if destination is None:
         raise Invalid("destination_url", "a destination URL is needed for a link outside a campaign")
     ctx.check_destination(destination)
+    # A link in a campaign is on the campaign's domain unless it names its own.
+    domain = await ctx.domain_for(session, data.domain) if data.domain is not None else (
+        campaign.domain if campaign else "")
     if data.slug is not None:
-        await _check_slug(session, data.slug)
+        await _check_slug(session, data.slug, domain)
     coupon = normalise_coupon(data.coupon_code)
     if coupon:
         await _check_coupons(session, data.campaign_id, [coupon])
@@ -315,7 +355,7 @@ async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate)
     utm.update({f: getattr(data, f) for f in UTM_FIELDS if getattr(data, f) is not None})
     link = Link(
         campaign_id=data.campaign_id, destination_url=destination, channel=data.channel, slug=data.slug,
-        coupon_code=coupon, referrer=data.referrer, expires_at=data.expires_at, max_clicks=data.max_clicks,
+        domain=domain, coupon_code=coupon, referrer=data.referrer, expires_at=data.expires_at, max_clicks=data.max_clicks,
         label=_label(data.label), **utm,
     )
     if data.preview is not None:
@@ -347,7 +387,7 @@ async def create_referrals(
     for row in rows:
         link = Link(
             campaign_id=campaign_id, destination_url=campaign.destination_url, channel=row.channel,
-            coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(), label=_label(row.label),
+            domain=campaign.domain, coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(), label=_label(row.label),
             **_utm_defaults(row.channel, None, campaign),
         )
         links.append(await _new_link(session, ctx, link))

@@ -1,7 +1,9 @@
 """The in-process link cache of the redirect: short TTL, negative entries, invalidated on writes.
 
-Writes invalidate this process's cache after they commit; on PostgreSQL they also NOTIFY, so
-every other worker drops the entry too (see invalidation.py). On SQLite the TTL bounds staleness.
+Entries are keyed by (domain, code): the domain is a branded host, or '' for the installation's
+default domain (redirect/hosts.py tells which a request's Host is). Writes invalidate this
+process's cache after they commit; on PostgreSQL they also NOTIFY, so every other worker drops the
+entry too (see invalidation.py). On SQLite the TTL bounds staleness.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import TypeAlias
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -22,11 +25,15 @@ from clicktrail.redirect.lookup import find_link_by_code
 from clicktrail.redirect.preview import Card, card_of
 
 NOTIFY_CHANNEL = "clicktrail_links"
+DOMAINS_CHANGED = "domains"  # the payload that makes every worker reload its branded hosts
+ANY_DOMAIN = "*"  # in a payload: the code on every domain (no host is '*')
 MAX_LINKS = 50_000  # found links kept; each entry holds at most a 2,048-character destination
 MAX_LINK_BYTES = 64 * 1024 * 1024
 MAX_UNKNOWN = 10_000  # codes that found nothing: a stranger's scan of made-up codes only churns these
 MAX_CODE_CHARS = 64  # no code or slug is longer: a longer path is not looked up or cached at all
 _ENTRY_OVERHEAD = 400  # bytes of a CachedLink and its Target besides the strings
+
+Key: TypeAlias = "tuple[str, str]"  # (domain, code); domain '' is the default one
 
 
 @dataclass(slots=True)
@@ -55,8 +62,9 @@ _ADMIT = text(
 
 
 class LinkCache:
-    """Two bounded LRUs: found links (by entries and bytes) and unknown codes (by entries).
-    An index from link id to its cached codes makes invalidation touch only that link."""
+    """Two bounded LRUs: found links (by entries and bytes) and unknown codes (by entries), both
+    keyed by (domain, code). An index from link id to its cached keys makes invalidation touch
+    only that link. `hosts` names the branded hosts, for invalidating a code on every domain."""
 
     def __init__(
         self,
@@ -67,16 +75,18 @@ class LinkCache:
         max_links: int = MAX_LINKS,
         max_bytes: int = MAX_LINK_BYTES,
         max_unknown: int = MAX_UNKNOWN,
+        hosts: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._codec = codec
         self._ttl = ttl
         self._max_links, self._max_bytes, self._max_unknown = max_links, max_bytes, max_unknown
-        self._links: OrderedDict[str, tuple[float, CachedLink]] = OrderedDict()
-        self._unknown: OrderedDict[str, float] = OrderedDict()
-        self._codes_of: dict[int, set[str]] = {}
+        self._hosts = hosts
+        self._links: OrderedDict[Key, tuple[float, CachedLink]] = OrderedDict()
+        self._unknown: OrderedDict[Key, float] = OrderedDict()
+        self._codes_of: dict[int, set[Key]] = {}
         self._bytes = 0
-        self._loading: dict[str, asyncio.Future[CachedLink | None]] = {}
+        self._loading: dict[Key, asyncio.Future[CachedLink | None]] = {}
 
     def __len__(self) -> int:
         return len(self._links) + len(self._unknown)
@@ -85,24 +95,26 @@ class LinkCache:
     def bytes(self) -> int:
         return self._bytes
 
-    async def get(self, code: str) -> CachedLink | None:
+    async def get(self, domain: str, code: str) -> CachedLink | None:
+        """The link at `code` on `domain` (a branded host, '' for the default domain), or None."""
         if len(code) > MAX_CODE_CHARS:
             return None
+        key = (domain, code)
         now = time.monotonic()
-        entry = self._links.get(code)
+        entry = self._links.get(key)
         if entry is not None:
             if entry[0] > now:
-                self._links.move_to_end(code)
+                self._links.move_to_end(key)
                 return entry[1]
-        elif (unknown_until := self._unknown.get(code)) is not None and unknown_until > now:
+        elif (unknown_until := self._unknown.get(key)) is not None and unknown_until > now:
             return None
-        loading = self._loading.get(code)
+        loading = self._loading.get(key)
         if loading is not None:  # one database query per code, however many taps arrive at once
             return await asyncio.shield(loading)
         future: asyncio.Future[CachedLink | None] = asyncio.get_running_loop().create_future()
-        self._loading[code] = future
+        self._loading[key] = future
         try:
-            link = await self._load(code)
+            link = await self._load(domain, code)
         except Exception as exc:
             # Database down: keep serving what we knew, so redirects keep answering.
             if entry is not None:
@@ -112,39 +124,39 @@ class LinkCache:
             future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
             raise
         finally:
-            self._loading.pop(code, None)
-        self._store(code, now + self._ttl, link)
+            self._loading.pop(key, None)
+        self._store(key, now + self._ttl, link)
         future.set_result(link)
         return link
 
-    def _store(self, code: str, until: float, link: CachedLink | None) -> None:
-        self._drop(code)
+    def _store(self, key: Key, until: float, link: CachedLink | None) -> None:
+        self._drop(key)
         if link is None:
-            self._unknown[code] = until
+            self._unknown[key] = until
             while len(self._unknown) > self._max_unknown:
                 self._unknown.popitem(last=False)
             return
-        self._links[code] = (until, link)
-        self._codes_of.setdefault(link.id, set()).add(code)
-        self._bytes += link.size() + len(code)
+        self._links[key] = (until, link)
+        self._codes_of.setdefault(link.id, set()).add(key)
+        self._bytes += link.size() + len(key[0]) + len(key[1])
         while len(self._links) > self._max_links or self._bytes > self._max_bytes:
             self._drop(next(iter(self._links)))
 
-    def _drop(self, code: str) -> None:
-        self._unknown.pop(code, None)
-        entry = self._links.pop(code, None)
+    def _drop(self, key: Key) -> None:
+        self._unknown.pop(key, None)
+        entry = self._links.pop(key, None)
         if entry is not None:
             link = entry[1]
-            self._bytes -= link.size() + len(code)
-            codes = self._codes_of.get(link.id)
-            if codes is not None:
-                codes.discard(code)
-                if not codes:
+            self._bytes -= link.size() + len(key[0]) + len(key[1])
+            keys = self._codes_of.get(link.id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
                     del self._codes_of[link.id]
 
-    async def _load(self, code: str) -> CachedLink | None:
+    async def _load(self, domain: str, code: str) -> CachedLink | None:
         async with self._sessionmaker() as session:
-            link = await find_link_by_code(session, self._codec, code)
+            link = await find_link_by_code(session, self._codec, code, domain)
         if link is None:
             return None
         utm = {f: v for f in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -172,9 +184,15 @@ class LinkCache:
             return False
         return True
 
-    def invalidate(self, link_id: int | None, code: str | None) -> None:
+    def invalidate(self, link_id: int | None, domain: str | None, code: str | None) -> None:
+        """Forget the link (every key it is cached under) and the code on `domain` (None: on
+        every domain, for a writer that does not say which)."""
         if code is not None:
-            self._drop(code)
+            if domain is not None:
+                self._drop((domain, code))
+            else:
+                for host in ("", *self._hosts()):
+                    self._drop((host, code))
         if link_id is not None:
             for cached in list(self._codes_of.get(link_id, ())):
                 self._drop(cached)
@@ -186,17 +204,38 @@ class LinkCache:
         self._bytes = 0
 
 
-async def links_changed(
-    session: AsyncSession, cache: LinkCache | None, changes: Iterable[tuple[int, str | None]]
-) -> None:
-    """Call inside a write: other workers hear of it on commit (NOTIFY), and so does this one."""
-    changes = list(changes)
+Change: TypeAlias = "tuple[int | None, str | None] | tuple[int | None, str | None, str | None]"
+
+
+def _triple(change: Change) -> tuple[int | None, str | None, str | None]:
+    """(link id, domain, code); a pair (link id, code) names no domain: the code on every one."""
+    if len(change) == 3:
+        return change  # type: ignore[return-value]
+    return change[0], None, change[1]  # type: ignore[misc]
+
+
+def payload(link_id: int | None, domain: str | None, code: str | None) -> str:
+    """What a NOTIFY says: `<link id>:<domain>:<code>` (neither a host nor a code has a ':')."""
+    return f"{'' if link_id is None else link_id}:{ANY_DOMAIN if domain is None else domain}:{code or ''}"
+
+
+def parse_payload(text_: str) -> tuple[int | None, str | None, str | None]:
+    link_id, _, rest = text_.partition(":")
+    domain, _, code = rest.partition(":")
+    return (int(link_id) if link_id.isdigit() else None, None if domain == ANY_DOMAIN else domain, code or None)
+
+
+async def links_changed(session: AsyncSession, cache: LinkCache | None, changes: Iterable[Change]) -> None:
+    """Call inside a write: other workers hear of it on commit (NOTIFY), and so does this one.
+    Each change is (link id, domain, code) — the domain a branded host or '' — or (link id, code)
+    when the writer does not know the domain (then the code is dropped on every domain)."""
+    triples = [_triple(c) for c in changes]
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        for link_id, code in changes:
+        for link_id, domain, code in triples:
             await session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFY_CHANNEL, "payload": f"{link_id}:{code or ''}"},
+                {"channel": NOTIFY_CHANNEL, "payload": payload(link_id, domain, code)},
             )
     if cache is not None:
-        invalidate: Callable[[], None] = lambda: [cache.invalidate(i, c) for i, c in changes]  # noqa: E731
+        invalidate: Callable[[], None] = lambda: [cache.invalidate(*t) for t in triples]  # noqa: E731
         on_commit(session, invalidate)

@@ -8,6 +8,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]~_|^{}`"
 
 
+def header_url(url: str) -> str:
+    """A URL fit for the latin-1 Location header: anything beyond ASCII percent-encoded."""
+    return quote(url, safe=_URL_SAFE)
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A destination prepared once per link, so each redirect only appends."""

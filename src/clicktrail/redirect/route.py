@@ -6,6 +6,12 @@ and passes everything else (and the lifespan) to the FastAPI app. It answers
 from the link cache, and hands the hit to the recorder without waiting. Telling a person from a
 preview (and parsing the user agent) happens in the recorder's batches, off this path; only a
 link with a click limit classifies here, since the limit counts people only.
+
+Branded short domains (redirect/hosts.py): a request whose `Host` is one is answered here in
+full: `/` by the domain's root redirect, a code by its link on that domain (an unknown one by the
+not-found redirect), a card's image by the app; nothing else (no API, web app or docs) is served
+there. Any other host is the default domain. Without branded domains that costs one test of an
+empty dict; with some, one dict lookup.
 """
 
 from __future__ import annotations
@@ -23,13 +29,18 @@ from clicktrail.clicks.detect import classify
 from clicktrail.clicks.ids import new_click_id
 from clicktrail.clicks.recorder import Hit, Recorder
 from clicktrail.clicks.visitors import COOKIE_MAX_AGE, COOKIE_NAME, VisitorHasher
+from clicktrail.links.codes import RESERVED_SLUGS
 from clicktrail.intake import REFERER_CHARS, USER_AGENT_CHARS, InputGuard, headers_too_large, send_json
 from clicktrail.redirect import pages, preview
 from clicktrail.redirect.cache import LinkCache
+from clicktrail.redirect.destination import header_url
+from clicktrail.redirect.hosts import Branded, HostMap
 
 log = logging.getLogger("clicktrail.redirect")
 
 _COOKIE_PREFIX = f"{COOKIE_NAME}=".encode()
+# Served on a branded host besides its short links: probes of the installation's health.
+_EVERY_HOST = frozenset({"/healthz", "/readyz"})
 
 
 def _route_paths(routes: list, prefix: str = "") -> Iterator[str]:
@@ -52,6 +63,10 @@ class ShortLinks:
         click_param: str = settings.click_id_param
         country_header: str | None = settings.country_header
         secure_cookie = settings.base_url.startswith("https://")
+        self._base_url: str = settings.base_url
+        self._scheme = settings.base_url.partition("://")[0] or "http"
+        # Made with the app, filled by its lifespan: the same object for the app's whole life.
+        self._hosts: HostMap = app.state.hosts
         self.app = app
         self._fastapi_app = app
         self._state: State = app.state
@@ -78,6 +93,9 @@ class ShortLinks:
             if headers_too_large(scope["headers"]):
                 await send_json(send, 431, "the request headers are larger than 16 KiB")
                 return
+            if self._hosts.by_host and (branded := self._hosts.of_headers(scope["headers"])) is not None:
+                await self._branded(scope, receive, send, branded)
+                return
             if scope["method"] in ("GET", "HEAD"):
                 path: str = scope["path"]
                 if len(path) > 1 and path.count("/") == 1 and path not in self._app_paths():
@@ -85,17 +103,46 @@ class ShortLinks:
                     return
         await self._guarded_app(scope, receive, send)
 
-    async def _redirect(self, scope: Scope, receive: Receive, send: Send, code: str) -> None:
+    async def _branded(self, scope: Scope, receive: Receive, send: Send, branded: Branded) -> None:
+        """A request on a branded host: its short links and their card images, nothing else."""
+        path: str = scope["path"]
+        if scope["method"] in ("GET", "HEAD"):
+            if path == "/":
+                if branded.root_redirect:
+                    await _found(send, branded.root_redirect)
+                else:
+                    await pages.not_found()(scope, receive, send)
+                return
+            if path in _EVERY_HOST:
+                await self._guarded_app(scope, receive, send)
+                return
+            # The app's own paths and reserved words are no codes: 404, not the not-found redirect.
+            if path.count("/") == 1 and path not in self._app_paths() and path[1:].lower() not in RESERVED_SLUGS:
+                await self._redirect(scope, receive, send, unquote(path[1:]), branded)
+                return
+            if path.count("/") == 2 and path.endswith("/preview.jpg"):
+                await self._guarded_app(scope, receive, send)  # the card router finds it on this host
+                return
+        if path == "/api" or path.startswith("/api/"):
+            await send_json(send, 404, "not found")
+        else:
+            await pages.not_found()(scope, receive, send)
+
+    async def _redirect(self, scope: Scope, receive: Receive, send: Send, code: str,
+                        branded: Branded | None = None) -> None:
         state = self._state
         cache: LinkCache = state.link_cache
         try:
-            link = await cache.get(code)
+            link = await cache.get(branded.host if branded is not None else "", code)
         except Exception:
             log.exception("link lookup failed for %r", code)
             await pages.unavailable()(scope, receive, send)
             return
         if link is None:
-            await pages.not_found()(scope, receive, send)
+            if branded is not None and branded.not_found_redirect:
+                await _found(send, branded.not_found_redirect)
+            else:
+                await pages.not_found()(scope, receive, send)
             return
         now = time.time()
         if link.disabled or link.exhausted or (link.expires_ts is not None and now >= link.expires_ts):
@@ -155,7 +202,8 @@ class ShortLinks:
             is_qr, is_head, now, kind, app, client_ip, query, link.workspace_id,
         ))
         if link.card is not None and kind != "click":
-            await preview.send_card(send, link.card, f"{state.settings.base_url}/{code}", is_head)
+            base = f"{self._scheme}://{branded.host}" if branded is not None else self._base_url
+            await preview.send_card(send, link.card, f"{base}/{code}", is_head)
             return
         headers = [
             (b"location", link.target.location(self._click_param, click_id, passed).encode("latin-1")),
@@ -167,3 +215,11 @@ class ShortLinks:
             headers.append((b"set-cookie", f"{COOKIE_NAME}={visitor}{self._cookie_attrs}".encode()))
         await send({"type": "http.response.start", "status": 302, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+async def _found(send: Send, location: str) -> None:
+    """302 to a branded domain's own page (its root or not-found redirect), recorded nowhere."""
+    headers = [(b"location", header_url(location).encode("latin-1")), (b"cache-control", b"private, no-store"),
+               (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 302, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
