@@ -430,3 +430,24 @@ async def test_an_invitation_link_opened_twice_at_once_makes_one_account(app) ->
     assert sorted(await asyncio.gather(accept(), accept())) == ["joined", "refused"]
     async with app.state.sessionmaker() as session:
         assert len((await session.scalars(select(User).where(User.email == "cy@shop.example"))).all()) == 1
+
+
+async def test_a_workspaces_own_settings_rule_its_links_and_reports(api) -> None:
+    """Allowed destination hosts, the reporting time zone and the attribution window set on the
+    workspace are what its links and reports use (the installation allows any host, UTC, 30 days)."""
+    patched = await api.patch("/api/workspace", json={"allowed_destination_hosts": ["shop.example"],
+                                                       "timezone": "Asia/Tokyo", "attribution_window_days": 7})
+    assert patched.status_code == 200, patched.text
+    elsewhere = await api.post("/api/campaigns", json={"name": "X", "destination_url": "https://other.example/",
+                                                        "channels": ["sms"]})
+    assert elsewhere.status_code == 422 and "destination_url" in elsewhere.text
+    ok = await api.post("/api/campaigns", json={"name": "Y", "destination_url": "https://www.shop.example/a",
+                                                 "channels": ["sms"]})
+    assert ok.status_code == 201, ok.text
+    report = (await api.get(f"/api/reports/campaigns/{ok.json()['id']}", params={"from": "2026-03-01",
+                                                                                 "to": "2026-03-02"})).json()
+    assert report["tz"] == "Asia/Tokyo" and report["from"] == "2026-02-28T15:00:00+00:00", report
+    assert (await api.patch("/api/workspace", json={"allowed_destination_hosts": None})).status_code == 200
+    again = await api.post("/api/campaigns", json={"name": "X", "destination_url": "https://other.example/",
+                                                    "channels": ["sms"]})
+    assert again.status_code == 201

@@ -22,6 +22,7 @@ RESERVED_SLUGS = frozenset(
         "readyz", "metrics", "docs", "redoc", "openapi.json", "admin", "settings", "campaigns",
         "links", "clicks", "orders", "reports", "ct.js", "favicon.ico", "robots.txt", "assets",
         "dashboard", "account", "signin", "signout", "users", "sources", "qr",
+        "members", "invite", "workspace", "workspaces", "keys", "domains",
     }
 )
 

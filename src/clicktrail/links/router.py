@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api", tags=["links"], dependencies=[writes_need("edi
 
 
 def link_context(request: Request) -> service.LinkContext:
-    return request.app.state.link_context
+    return service.context_for(request)
 
 
 ContextDep = Annotated[service.LinkContext, Depends(link_context)]

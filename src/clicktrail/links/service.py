@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Subquery, delete, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -123,6 +123,17 @@ class LinkContext:
         if problem:
             raise Invalid(field, problem)
         return url
+
+
+def context_for(request: Any) -> LinkContext:
+    """The installation's link context with the caller's workspace's allowed destination hosts
+    (its own list, else CLICKTRAIL_ALLOWED_DESTINATION_HOSTS)."""
+    ctx: LinkContext = request.app.state.link_context
+    subject = getattr(request.state, "subject", None)
+    if subject is None:
+        return ctx
+    hosts = subject.allowed_hosts(request.app.state.settings)
+    return ctx if hosts == ctx.allowed_hosts else replace(ctx, allowed_hosts=hosts)
 
 
 def slugify(name: str) -> str:

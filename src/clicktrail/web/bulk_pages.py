@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 
 from clicktrail.db import SessionDep
 from clicktrail.errors import NotFound
+from clicktrail.links.service import context_for
 from clicktrail.links import bulk
 from clicktrail.links.csv_formats import FORMATS, HEADERS_EXPECTED
 from clicktrail.links.models import Campaign
@@ -72,7 +73,7 @@ async def import_upload(request: Request, session: SessionDep, user: EditorDep) 
         errors["file"] = "Choose the CSV file your old shortener exported."
     if errors:
         return await _page(request, session, user, 422, errors=errors, values=values)
-    ctx = request.app.state.link_context
+    ctx = context_for(request)
     try:
         rows = await bulk.read_rows(_chunks(data), values["format"])
         made = await bulk.import_links(session, ctx, rows, campaign_id=campaign_id, channel=values["channel"])
@@ -107,7 +108,7 @@ async def campaign_links_csv(campaign_id: int, request: Request, session: Sessio
     if isinstance(upload, UploadFile) and upload.filename:
         pasted = (await upload.read(2_000_000)).decode("utf-8", "replace")
     try:
-        made = await bulk.channel_links(session, request.app.state.link_context, campaign_id, pasted)
+        made = await bulk.channel_links(session, context_for(request), campaign_id, pasted)
     except NotFound:
         return _not_found(request, user, "Campaign")
     except bulk.Refused as exc:

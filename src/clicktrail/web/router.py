@@ -97,7 +97,7 @@ async def _currency(request: Request, session: SessionDep) -> str:
 
 
 def _ctx(request: Request) -> links.LinkContext:
-    return request.app.state.link_context
+    return links.context_for(request)
 
 
 async def _changed(request: Request, session: SessionDep, *changed: Link) -> None:
