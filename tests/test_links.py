@@ -139,9 +139,8 @@ async def test_bad_destinations_are_refused_and_nothing_is_stored(app, api, url:
 
 
 async def test_destination_host_allow_list(settings, app, api) -> None:
-    app.state.link_context = app.state.link_context.__class__(
-        app.state.link_context.codec, settings.base_url, ["shop.example"]
-    )
+    # CLICKTRAIL_ALLOWED_DESTINATION_HOSTS: what a workspace without its own list uses.
+    app.state.settings.allowed_destination_hosts = ["shop.example"]
     ok = await api.post("/api/links", json={"destination_url": "https://www.shop.example/x", "channel": "sms"})
     assert ok.status_code == 201
     refused = await api.post("/api/links", json={"destination_url": "https://evil.example/login", "channel": "sms"})
