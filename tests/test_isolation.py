@@ -269,6 +269,7 @@ ROUTE_RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/campaigns/{campaign_id}"): NOT_FOUND,
     ("PATCH", "/api/campaigns/{campaign_id}"): Rule(_json({"name": "Taken over by B"})),
     ("DELETE", "/api/campaigns/{campaign_id}"): NOT_FOUND,
+    ("POST", "/api/campaigns/{campaign_id}/duplicate"): Rule(_json({"name": "Copied by B"})),
     ("POST", "/api/campaigns/{campaign_id}/referrals"): Rule(_json({"referrer": "beta-referrer"})),
     ("POST", "/api/campaigns/{campaign_id}/links"): Rule(lambda a: {"content": b"email,beta label\n", "headers": CSV}),
     ("GET", "/api/links"): LIST,

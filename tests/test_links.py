@@ -384,3 +384,31 @@ async def test_links_take_a_label(api: httpx.AsyncClient) -> None:
     [referral] = (await api.post(f"/api/campaigns/{campaign['id']}/referrals",
                                  json={"referrer": "Bo", "label": "newsletter"})).json()["items"]
     assert referral["label"] == "newsletter"
+
+
+async def test_duplicate_a_campaign_with_its_channel_links_but_no_referrals_or_numbers(api, client) -> None:
+    made = await api.post("/api/campaigns", json={"name": "Spring sale", "destination_url": "https://shop.example/spring",
+                                                   "channels": ["whatsapp", "telegram"], "utm_medium": "chat"})
+    assert made.status_code == 201, made.text
+    original = made.json()
+    whatsapp = next(l for l in original["links"] if l["channel"] == "whatsapp")
+    assert (await api.patch(f"/api/links/{whatsapp['id']}", json={"label": "VIP group"})).status_code == 200
+    referral = await api.post(f"/api/campaigns/{original['id']}/referrals", json={"referrer": "ana", "coupon_code": "ANA10"})
+    assert referral.status_code == 201, referral.text
+    assert (await client.get(f"/{whatsapp['code']}", headers={"User-Agent": "Mozilla/5.0 (iPhone) Mobile"})).status_code == 302
+
+    copy = await api.post(f"/api/campaigns/{original['id']}/duplicate")
+    assert copy.status_code == 201, copy.text
+    dup = copy.json()
+    assert dup["name"] == "Spring sale (copy)" and dup["slug"] != original["slug"] and dup["id"] != original["id"]
+    assert dup["destination_url"] == original["destination_url"] and dup["utm_medium"] == "chat"
+    assert sorted((l["channel"], l["label"]) for l in dup["links"]) == [("telegram", None), ("whatsapp", "VIP group")]
+    for link in dup["links"]:
+        assert link["clicks"] == 0 and link["coupon_code"] is None and link["referrer"] is None
+        assert link["utm"]["campaign"] == dup["slug"] and link["utm"]["medium"] == "chat"
+        assert link["code"] not in {l["code"] for l in original["links"]}
+        tapped = await client.get(f"/{link['code']}")
+        assert tapped.status_code == 302 and f"utm_campaign={dup['slug']}" in tapped.headers["location"]
+    named = await api.post(f"/api/campaigns/{original['id']}/duplicate", json={"name": "Autumn sale"})
+    assert named.status_code == 201 and named.json()["name"] == "Autumn sale"
+    assert (await api.post("/api/campaigns/999999/duplicate")).status_code == 404

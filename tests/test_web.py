@@ -660,6 +660,13 @@ async def test_rename_archive_and_delete_a_campaign_in_the_web_app(app, web: htt
     assert gone.status_code == 303 and gone.headers["location"] == "/"
     assert await count(app, Campaign) == 1
 
+    assert 'id="duplicate-button"' in (await web.get(path)).text
+    copied = await web.post(f"{path}/duplicate", data={"csrf_token": token})
+    assert copied.status_code == 303 and copied.headers["location"] != path
+    page = html_lib.unescape((await web.get(copied.headers["location"])).text)
+    assert "<h1>Summer 2026 (copy)</h1>" in page and "made, with 1 link like the original" in page
+    assert await count(app, Campaign) == 2
+
 
 def links_code(app, link) -> str:
     return app.state.link_context.code_of(link)

@@ -31,8 +31,7 @@ async def duplicate_campaign(
     data = CampaignCreate(name=(name or copy_name(original.name))[:200], destination_url=original.destination_url,
                           channels=[], utm_medium=original.utm_medium)
     campaign, _ = await service.create_campaign(session, ctx, data)
-    if hasattr(campaign, "domain"):
-        campaign.domain = original.domain
+    campaign.domain = original.domain  # the workspace's already: no check needed
     made = []
     for link in links:
         copy = Link(campaign_id=campaign.id, channel=link.channel,
@@ -41,5 +40,5 @@ async def duplicate_campaign(
                     utm_source=link.utm_source, utm_medium=link.utm_medium,
                     utm_campaign=campaign.slug if link.utm_campaign == original.slug else link.utm_campaign,
                     domain=link.domain, **{f: getattr(link, f) for f in COPIED})
-        made.append(await service._new_link(session, ctx, copy))
+        made.append(await service.new_link(session, ctx, copy))
     return campaign, made

@@ -11,12 +11,12 @@ from pydantic import Field
 
 from clicktrail.auth.deps import writes_need
 from clicktrail.db import SessionDep
-from clicktrail.links import bulk, previews, service
+from clicktrail.links import bulk, duplicate, previews, service
 from clicktrail.links.csv_formats import ImportFormat
 from clicktrail.links.card_image import ACCEPTED_TYPES, MAX_UPLOAD_BYTES, NotAnImage, card_image
 from clicktrail.links.uploads import read_capped
 from clicktrail.links.schemas import (
-    CampaignCreate, CampaignOut, CampaignUpdate, LinkCreate, LinkOut, LinkUpdate, ReferralCreate,
+    CampaignCreate, CampaignDuplicate, CampaignOut, CampaignUpdate, LinkCreate, LinkOut, LinkUpdate, ReferralCreate,
 )
 from clicktrail.reports.queries import campaign_revenue
 from clicktrail.reports.router import reporting_defaults
@@ -97,6 +97,18 @@ async def delete_campaign(campaign_id: IdPath, session: SessionDep, ctx: Context
     removed = await service.delete_campaign(session, campaign_id)
     await links_changed(session, request.app.state.link_cache, [ctx.change_of(l) for l in removed])
     return Response(status_code=204)
+
+
+@router.post("/campaigns/{campaign_id}/duplicate", status_code=201, responses=error_responses(404))
+async def duplicate_campaign(
+    campaign_id: IdPath, session: SessionDep, ctx: ContextDep, request: Request,
+    data: Annotated[CampaignDuplicate | None, Body()] = None,
+) -> CampaignOut:
+    """A new campaign with this one's destination, medium, domain and channel links (labels, UTM
+    overrides and preview cards too); no referral links, clicks or orders."""
+    campaign, links = await duplicate.duplicate_campaign(session, ctx, campaign_id, data.name if data else None)
+    await _links_changed(request, session, *links)
+    return _campaign_out(ctx, campaign, links)
 
 
 @router.get("/campaigns/{campaign_id}")

@@ -54,6 +54,13 @@ class CampaignCreate(BaseModel):
 
 
 
+class CampaignDuplicate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200,
+                             description='The copy\'s name; omitted: the original\'s with " (copy)".')
+
+
 class CampaignUpdate(BaseModel):
     """Fields present in the body are changed."""
 

@@ -207,7 +207,7 @@ async def _check_coupons(session: AsyncSession, campaign_id: int | None, codes: 
         raise Conflict(f"the coupon code '{clash}' is already used in this campaign")
 
 
-async def _new_link(session: AsyncSession, ctx: LinkContext, link: Link) -> Link:
+async def new_link(session: AsyncSession, ctx: LinkContext, link: Link) -> Link:
     """Store a link and fill utm_content with its code (known once the id is)."""
     link.nonce = new_nonce()
     session.add(link)
@@ -249,7 +249,7 @@ async def create_campaign(session: AsyncSession, ctx: LinkContext, data: Campaig
     session.add(campaign)
     await _flush(session)
     links = [
-        await _new_link(
+        await new_link(
             session,
             ctx,
             Link(campaign_id=campaign.id, destination_url=campaign.destination_url, channel=channel,
@@ -371,7 +371,7 @@ async def create_link(session: AsyncSession, ctx: LinkContext, data: LinkCreate)
     )
     if data.preview is not None:
         set_preview(link, ctx.check_preview(data.preview))
-    return await _new_link(session, ctx, link)
+    return await new_link(session, ctx, link)
 
 
 def set_preview(link: Link, preview: PreviewIn | None) -> None:
@@ -401,7 +401,7 @@ async def create_referrals(
             domain=campaign.domain, coupon_code=normalise_coupon(row.coupon_code), referrer=row.referrer.strip(), label=_label(row.label),
             **_utm_defaults(row.channel, None, campaign),
         )
-        links.append(await _new_link(session, ctx, link))
+        links.append(await new_link(session, ctx, link))
     return links
 
 

@@ -28,6 +28,7 @@ from clicktrail.auth.models import User
 from clicktrail.clicks.models import Click
 from clicktrail.db import SessionDep, utcnow
 from clicktrail.errors import Conflict, Forbidden, Invalid, NotFound
+from clicktrail.links import duplicate
 from clicktrail.links import service as links
 from clicktrail.links.models import Campaign, Link
 from clicktrail.links.schemas import CampaignCreate, CampaignUpdate, LinkCreate, LinkUpdate, ReferralCreate
@@ -102,7 +103,7 @@ def _ctx(request: Request) -> links.LinkContext:
 
 async def _changed(request: Request, session: SessionDep, *changed: Link) -> None:
     ctx = _ctx(request)
-    await links_changed(session, request.app.state.link_cache, [(l.id, ctx.code_of(l)) for l in changed])
+    await links_changed(session, request.app.state.link_cache, [ctx.change_of(l) for l in changed])
 
 
 async def _rollback(session: SessionDep, user: User) -> None:
@@ -378,6 +379,18 @@ async def archive_campaign(campaign_id: IdPath, request: Request, session: Sessi
     return RedirectResponse(f"/campaigns/{campaign_id}", 303)
 
 
+@router.post("/campaigns/{campaign_id}/duplicate")
+async def duplicate_campaign(campaign_id: IdPath, request: Request, session: SessionDep, user: EditorDep) -> Response:
+    await checked_form(request)
+    if await session.get(Campaign, campaign_id) is None:
+        return _not_found(request, user, "Campaign")
+    campaign, made = await duplicate.duplicate_campaign(session, _ctx(request), campaign_id)
+    await _changed(request, session, *made)
+    flash(request, f"“{campaign.name}” made, with {len(made)} link{'s' * (len(made) != 1)} like the original's. "
+                   "Rename it below.")
+    return RedirectResponse(f"/campaigns/{campaign.id}", 303)
+
+
 @router.post("/campaigns/{campaign_id}/delete")
 async def delete_campaign(campaign_id: IdPath, request: Request, session: SessionDep, user: EditorDep) -> Response:
     await checked_form(request)
@@ -391,7 +404,7 @@ async def delete_campaign(campaign_id: IdPath, request: Request, session: Sessio
         flash(request, f"“{name}” cannot be deleted: its links were clicked, and those numbers are history. "
                        "Archive it instead.", "error")
         return RedirectResponse(f"/campaigns/{campaign_id}", 303)
-    await links_changed(session, request.app.state.link_cache, [(l.id, _ctx(request).code_of(l)) for l in removed])
+    await links_changed(session, request.app.state.link_cache, [_ctx(request).change_of(l) for l in removed])
     flash(request, f"“{name}” and its {len(removed)} link{'s' * (len(removed) != 1)} were deleted.")
     return RedirectResponse("/", 303)
 
